@@ -1,0 +1,7 @@
+export * from './ingest';
+export * from './preprocess';
+export * from './model';
+export * from './training';
+export * from './validation';
+export * from './registry';
+export type { StorageDeps, ModelDeps } from './deps';

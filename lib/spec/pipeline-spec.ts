@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { InvalidSpecError } from '../errors';
+
+/**
+ * Ids end up inside S3 keys and Temporal ids, so they are restricted to a safe alphabet:
+ * no slashes, no dots at the start, nothing that could walk out of a prefix.
+ */
+export const SafeId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 chars of a-z, 0-9, "_" or "-", starting with a letter or digit');
+
+const S3Prefix = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split('/').some((part) => part === '..' || part === '.'), {
+    message: 'must be a relative key prefix without "." or ".." segments',
+  });
+
+const ModelRef = z
+  .string()
+  .regex(/^(registry:[a-z0-9][a-z0-9_-]{0,62}(@[a-z0-9][a-z0-9_-]{0,62})?|s3:\/\/.+|file:\/\/.+)$/, 'must be registry:<model>[@alias|version], s3://... or file://...');
+
+export const ChannelSpec = z.object({
+  /** Column name in the recording files. */
+  name: z.string().min(1),
+  unit: z.string().optional(),
+});
+
+export const ArchitectureSpec = z
+  .object({
+    /** Filters of each conv block; the first block uses the wide kernel. Default: WDCNN-like [16, 32, 64, 64]. */
+    filters: z.array(z.number().int().positive()).min(1).default([16, 32, 64, 64]),
+    /** Wide first kernel (samples) and its stride act as a learned band-pass front end. Default 64 / 8. */
+    firstKernel: z.number().int().positive().default(64),
+    firstStride: z.number().int().positive().default(8),
+    /** Kernel of the stacked small conv blocks. Default 3. */
+    kernel: z.number().int().positive().default(3),
+  })
+  .default({ filters: [16, 32, 64, 64], firstKernel: 64, firstStride: 8, kernel: 3 });
+
+export const TrainingSpec = z.object({
+  /** Max epochs of the frozen-backbone (head only) phase. Default 5. Ignored when training from scratch. */
+  headEpochs: z.number().int().min(0).default(5),
+  /** Max epochs with the backbone unfrozen (or from scratch). Default 15. */
+  epochs: z.number().int().min(1).default(15),
+  /** Learning rate of the head phase / from-scratch training. Default 1e-3 (Adam). */
+  learningRate: z.number().positive().default(1e-3),
+  /** Smaller rate once the backbone is unfrozen, so pretrained features are nudged, not overwritten. Default 1e-4. */
+  unfreezeLearningRate: z.number().positive().default(1e-4),
+  batchSize: z.number().int().positive().default(64),
+  /** Early stopping: epochs without validation-loss improvement before stopping (best weights restored). Default 3. */
+  patience: z.number().int().min(1).default(3),
+  /** Weight classes inversely to their training frequency. Default true. */
+  classWeights: z.boolean().default(true),
+  /** Cap of training windows per class (few-label setting); 0 = all. Default 0. */
+  maxTrainWindowsPerClass: z.number().int().min(0).default(0),
+  seed: z.number().int().default(42),
+});
+
+export const GateSpec = z.object({
+  /** Absolute floor for the challenger's test accuracy. Default 0.9. */
+  minAccuracy: z.number().min(0).max(1).default(0.9),
+  /** Absolute floor for the challenger's macro-F1. Default 0. */
+  minMacroF1: z.number().min(0).max(1).default(0),
+  /** Challenger may be at most this much less accurate than the champion. Default 0.005. */
+  maxRegression: z.number().min(0).max(1).default(0.005),
+  /** Recall floor for every class. Default 0. */
+  minClassRecall: z.number().min(0).max(1).default(0),
+});
+
+const LabelSource = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('ranges'),
+    /** Key (in the source bucket) of an Arrow table with asset_id, start, end, label columns. */
+    key: S3Prefix,
+    /** asset_id to select in the label table; defaults to the spec's assetId. */
+    assetId: z.string().min(1).optional(),
+  }),
+  z.object({
+    kind: z.literal('metadata'),
+    /** Schema-metadata key of each recording that holds its label. Default "label". */
+    key: z.string().min(1).default('label'),
+  }),
+]);
+
+export const PipelineSpecSchema = z
+  .object({
+    assetId: SafeId,
+    /** Registry name of the model this pipeline trains. Default: the assetId. */
+    modelName: SafeId.optional(),
+    source: z.object({
+      /** Default: the bucket configured for the workers (PDM_BUCKET). */
+      bucket: z.string().min(3).optional(),
+      prefixes: z.array(S3Prefix).min(1),
+    }),
+    channels: z.array(ChannelSpec).min(1),
+    sampleRateHz: z.number().positive(),
+    window: z.object({
+      length: z.number().int().min(16).max(65536),
+      hop: z.number().int().positive(),
+    }),
+    classes: z.array(z.string().min(1)).min(2),
+    labels: LabelSource,
+    split: z
+      .object({
+        /** Fraction of each recording's time span (in order: train, validation, test). Default 0.7 / 0.15 / 0.15. */
+        train: z.number().gt(0).lt(1).default(0.7),
+        validation: z.number().gt(0).lt(1).default(0.15),
+      })
+      .default({ train: 0.7, validation: 0.15 }),
+    /** Backbone to fine-tune. Omitted for pretraining (trained from scratch). */
+    backbone: ModelRef.optional(),
+    architecture: ArchitectureSpec,
+    training: TrainingSpec.default(TrainingSpec.parse({})),
+    gates: GateSpec.default(GateSpec.parse({})),
+    limits: z
+      .object({
+        /** Largest recording object accepted, in bytes. Default 512 MiB. */
+        maxObjectBytes: z.number().int().positive().default(512 * 1024 * 1024),
+        /** Fraction of non-finite samples tolerated per channel before a recording is rejected. Default 0. */
+        maxNonFiniteFraction: z.number().min(0).max(1).default(0),
+      })
+      .default({ maxObjectBytes: 512 * 1024 * 1024, maxNonFiniteFraction: 0 }),
+  })
+  .superRefine((spec, ctx) => {
+    if (spec.split.train + spec.split.validation >= 1) {
+      ctx.addIssue({ code: 'custom', path: ['split'], message: 'train + validation must leave a test share (< 1)' });
+    }
+    if (new Set(spec.classes).size !== spec.classes.length) {
+      ctx.addIssue({ code: 'custom', path: ['classes'], message: 'class names must be unique' });
+    }
+    if (spec.window.hop > spec.window.length * 4) {
+      ctx.addIssue({ code: 'custom', path: ['window', 'hop'], message: 'hop larger than 4 window lengths wastes most of the data' });
+    }
+  });
+
+export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
+export type PipelineSpec = z.output<typeof PipelineSpecSchema>;
+export type ArchitectureConfig = z.output<typeof ArchitectureSpec>;
+export type TrainingConfig = z.output<typeof TrainingSpec>;
+export type GateConfig = z.output<typeof GateSpec>;
+
+export function formatZodError(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');
+}
+
+/** Validates an already-parsed spec object; `origin` names where it came from in the error. */
+export function parsePipelineSpec(value: unknown, origin = 'pipeline spec'): PipelineSpec {
+  const result = PipelineSpecSchema.safeParse(value);
+  if (!result.success) {
+    throw new InvalidSpecError(`${origin}: ${formatZodError(result.error)}`, { origin });
+  }
+  return result.data;
+}
+
+/** Parses JSON or YAML text (YAML is a superset of JSON). */
+export function parsePipelineSpecText(text: string, origin = 'pipeline spec'): PipelineSpec {
+  let value: unknown;
+  try {
+    value = parseYaml(text);
+  } catch (err) {
+    throw new InvalidSpecError(`${origin}: not valid JSON or YAML (${(err as Error).message})`, { origin });
+  }
+  return parsePipelineSpec(value, origin);
+}
+
+export function modelNameOf(spec: PipelineSpec): string {
+  return spec.modelName ?? spec.assetId;
+}

@@ -1,0 +1,3 @@
+import { main } from './run-worker';
+
+main('cpu-worker');

@@ -1,0 +1,1 @@
+export { RetrainWorkflow, PretrainWorkflow, progressQuery } from './retrain';
