@@ -155,6 +155,8 @@ export function buildProgram(): Command {
 }
 
 export function main(): void {
+  // Node 20 is supported by the SDK versions in the lockfile; the upgrade notice is in the README.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   applyLocalStackEnv();
   buildProgram().parseAsync(process.argv).catch((err: unknown) => {
     console.error(`pdmctl: ${(err as Error).message}`);

@@ -9,6 +9,8 @@ import { createCpuWorker, createGpuWorker } from './create-workers';
  * TensorFlow backend, run until SIGINT/SIGTERM (the SDK drains in-flight tasks on shutdown).
  */
 export async function runWorker(kind: 'cpu-worker' | 'gpu-worker'): Promise<void> {
+  // Node 20 is supported by the SDK versions in the lockfile; the upgrade notice is in the README.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   Runtime.install({ logger: new DefaultLogger((process.env.PDM_LOG_LEVEL as 'INFO' | undefined) ?? 'INFO') });
   const env = loadWorkerEnv();
   const tf = loadTf();
