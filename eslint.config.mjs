@@ -24,7 +24,7 @@ export default tseslint.config(
   {
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': [
+      '@typescript-eslint/no-restricted-imports': [
         'error',
         {
           paths: nodeBuiltins.map((name) => ({
@@ -37,7 +37,6 @@ export default tseslint.config(
             { group: ['apache-arrow', 'apache-arrow/*'], message: 'workflows/ must not read Arrow: use an activity.' },
             {
               group: ['../activities/*', '../activities', '../lib/*', '../lib/**'],
-              allowImportNames: [],
               message: 'workflows/ may import activity and domain *types* only (use `import type`).',
               allowTypeImports: true,
             },

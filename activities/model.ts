@@ -55,7 +55,7 @@ export function createModelActivities(deps: ModelDeps) {
         } else {
           uri = ref;
         }
-        const { model, digest } = await loadModelFrom(deps.tf, modelLocationFromUri(uri, deps.storeFor), expected);
+        const { model, digest } = await loadModelFrom(deps.tf, modelLocationFromUri(uri, (b) => deps.storeFor(b)), expected);
         try {
           const input = inputShapeOf(model);
           if (input.length !== dataset.inputShape.length || input.channels !== dataset.inputShape.channels) {

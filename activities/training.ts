@@ -34,11 +34,13 @@ export interface TrainResult {
 /** What a retry needs to resume; also what the Temporal UI shows as the activity's progress. */
 export interface TrainHeartbeat {
   phase: Phase['name'] | 'loading';
+  /** Epochs completed (after an epoch) or the epoch in progress (with batch/batches). */
   epoch: number;
   batch?: number;
   batches?: number;
   checkpointStateKey?: string;
   bestValLoss?: number | null;
+  lastValAccuracy?: number;
   history?: EpochRecord[];
 }
 
@@ -82,7 +84,7 @@ export function createTrainingActivities(deps: ModelDeps) {
         const shape = (n: number) => [n, dataset.inputShape.length, dataset.inputShape.channels] as [number, number, number];
 
         const model = backbone
-          ? withNewHead(tf, (await loadModelFrom(tf, modelLocationFromUri(backbone.uri, deps.storeFor), backbone.digest)).model, classes.length, t.seed)
+          ? withNewHead(tf, (await loadModelFrom(tf, modelLocationFromUri(backbone.uri, (b) => deps.storeFor(b)), backbone.digest)).model, classes.length, t.seed)
           : buildClassifier(tf, dataset.inputShape, classes.length, spec.architecture, t.seed);
         const phases: Phase[] = backbone
           ? [
@@ -111,16 +113,19 @@ export function createTrainingActivities(deps: ModelDeps) {
           };
           let currentPhase: Phase['name'] = phases[resume?.progress.phaseIndex ?? 0]?.name ?? 'full';
           let lastCheckpoint = state?.bundleKey;
+          let epochsDone = resumedFromEpoch ?? 0;
+          let lastValAccuracy = state?.progress.history.at(-1)?.valAccuracy;
           const progress = await runTraining(tf, model, data, phases, {
             batchSize: t.batchSize,
             patience: t.patience,
             resume,
             onBatchEnd: (batch, batches) => {
               if (ctx.cancellationSignal.aborted) throw new CancelledFailure('fine-tune cancelled');
-              ctx.heartbeat({ phase: currentPhase, epoch: 0, batch, batches, checkpointStateKey: lastCheckpoint ? stateKey : undefined } satisfies TrainHeartbeat);
+              ctx.heartbeat({ phase: currentPhase, epoch: epochsDone + 1, batch, batches, lastValAccuracy, checkpointStateKey: lastCheckpoint ? stateKey : undefined } satisfies TrainHeartbeat);
             },
             onEpochEnd: async (p, snapshot) => {
               const epoch = p.history.length;
+              epochsDone = epoch;
               currentPhase = p.history[epoch - 1]!.phase;
               const bundleKey = `artifacts/checkpoints/${trainingHash}/epoch-${String(epoch).padStart(4, '0')}.bin`;
               await deps.store.put(bundleKey, await snapshot(), { contentType: 'application/octet-stream' });
@@ -128,8 +133,9 @@ export function createTrainingActivities(deps: ModelDeps) {
               if (lastCheckpoint && lastCheckpoint !== bundleKey) await deps.store.delete(lastCheckpoint);
               lastCheckpoint = bundleKey;
               const last = p.history[epoch - 1]!;
+              lastValAccuracy = last.valAccuracy;
               ctx.log.info('train: epoch done', { epoch, phase: last.phase, loss: last.loss, valLoss: last.valLoss, valAccuracy: last.valAccuracy });
-              ctx.heartbeat({ phase: last.phase, epoch, checkpointStateKey: stateKey, bestValLoss: p.bestValLoss, history: p.history } satisfies TrainHeartbeat);
+              ctx.heartbeat({ phase: last.phase, epoch, checkpointStateKey: stateKey, bestValLoss: p.bestValLoss, lastValAccuracy, history: p.history } satisfies TrainHeartbeat);
             },
           });
 

@@ -70,7 +70,7 @@ export function createValidationActivities(deps: ModelDeps) {
 
         const test = await loadSplit(deps.store, dataset, 'test');
         ctx.heartbeat({ step: 'validate', model: 'challenger' });
-        const challengerModel = (await loadModelFrom(tf, modelLocationFromUri(trained.modelUri, deps.storeFor), trained.digest)).model;
+        const challengerModel = (await loadModelFrom(tf, modelLocationFromUri(trained.modelUri, (b) => deps.storeFor(b)), trained.digest)).model;
         const challenger = await evaluateModel(tf, challengerModel, test, dataset.normalization, dataset.classes).finally(() => challengerModel.dispose());
 
         let champion: StoredMetrics['champion'] = null;
@@ -83,7 +83,7 @@ export function createValidationActivities(deps: ModelDeps) {
           } else {
             ctx.heartbeat({ step: 'validate', model: 'champion' });
             const uri = s3Uri(deps.store.bucket, versionPrefix(modelName, championCard.version));
-            const championModel = (await loadModelFrom(tf, modelLocationFromUri(uri, deps.storeFor), championCard.digest)).model;
+            const championModel = (await loadModelFrom(tf, modelLocationFromUri(uri, (b) => deps.storeFor(b)), championCard.digest)).model;
             const m = await evaluateModel(tf, championModel, test, championCard.input.normalization, dataset.classes).finally(() => championModel.dispose());
             champion = { ...m, version: championCard.version };
           }

@@ -36,7 +36,7 @@ export async function withTemporal<T>(fn: (client: Client, namespace: string) =>
   const { connectionOptions, namespace } = temporalConnectConfig();
   let connection: Connection;
   try {
-    connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' } as Parameters<typeof Connection.connect>[0]);
+    connection = await Connection.connect({ ...connectionOptions, connectTimeout: '5s' });
   } catch (err) {
     throw new UserError(`cannot reach Temporal at ${connectionOptions.address ?? 'localhost:7233'} (${(err as Error).message}); is the stack up? (pdmctl up)`);
   }

@@ -47,10 +47,9 @@ export async function followRun(handle: WorkflowHandle, log: (m: string) => void
         let line = `step ${p.step}`;
         if (p.step === 'fineTune') {
           const hb = await trainingHeartbeat(handle);
-          const last = hb?.history?.[hb.history.length - 1];
-          if (hb?.batch && hb.batches) line += `: ${hb.phase} epoch ${(hb.history?.length ?? 0) + 1}, batch ${hb.batch}/${hb.batches}`;
-          else if (hb) line += `: ${hb.phase} epoch ${hb.epoch}`;
-          if (last) line += ` (last val acc ${(last.valAccuracy * 100).toFixed(1)} %)`;
+          if (hb?.batch && hb.batches) line += `: ${hb.phase} epoch ${hb.epoch}, batch ${hb.batch}/${hb.batches}`;
+          else if (hb) line += `: ${hb.phase}, ${hb.epoch} epoch(s) done`;
+          if (hb?.lastValAccuracy !== undefined) line += ` (val acc ${(hb.lastValAccuracy * 100).toFixed(1)} %)`;
         }
         if (line !== lastLine) {
           log(`  ${elapsed()}  ${line}`);

@@ -227,7 +227,7 @@ export async function startWorker(cfg: StackConfig, kind: 'cpu-worker' | 'gpu-wo
   const script = join(REPO_ROOT, 'dist', 'workers', `${kind}.js`);
   const pid = startDetached(cfg, kind, process.execPath, [script], { ...process.env, ...clientEnv(cfg), ...extraEnv });
   const logFile = join(dirs(cfg).logs, `${kind}.log`);
-  await waitFor(kind, async () => tail(logFile, 50).includes(`${kind} ready`), 60_000, logFile, pid);
+  await waitFor(kind, () => Promise.resolve(tail(logFile, 50).includes(`${kind} ready`)), 60_000, logFile, pid);
   log(`${kind}: running (pid ${pid}, log ${logFile})`);
   return pid;
 }

@@ -34,6 +34,7 @@ function testFiles(group: string): string[] {
 }
 
 async function main(): Promise<number> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const wanted = process.argv.slice(2).filter((a) => (GROUPS as readonly string[]).includes(a));
   const groups = wanted.length ? wanted : [...GROUPS];
   const files = groups.flatMap(testFiles);

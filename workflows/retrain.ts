@@ -27,7 +27,7 @@ const cpu = proxyActivities<Activities>({
 const gpu = proxyActivities<Activities>({
   taskQueue: GPU_TASK_QUEUE,
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '15 seconds',
   retry,
 });
 

@@ -82,13 +82,14 @@ export function parseRecording(key: string, bytes: Uint8Array, checks: Recording
 
   const tsField = fields.get('timestamp');
   if (!tsField) throw new InvalidDatasetError(key, 'no "timestamp" column');
-  if (tsField.type.typeId !== Type.Timestamp) {
+  const tsType: DataType = tsField.type as DataType;
+  if (tsType.typeId !== Type.Timestamp) {
     throw new InvalidDatasetError(key, `"timestamp" column has type ${String(tsField.type)}, expected an Arrow Timestamp`);
   }
   for (const name of checks.channels) {
     const f = fields.get(name);
     if (!f) throw new InvalidDatasetError(key, `missing channel column "${name}"`);
-    if (!isNumeric(f.type)) throw new InvalidDatasetError(key, `channel "${name}" has type ${String(f.type)}, expected a numeric type`);
+    if (!isNumeric(f.type as DataType)) throw new InvalidDatasetError(key, `channel "${name}" has type ${String(f.type)}, expected a numeric type`);
   }
   if (table.numRows < 2) throw new InvalidDatasetError(key, `only ${table.numRows} row(s)`);
 

@@ -1,4 +1,4 @@
-import { Type } from 'apache-arrow';
+import { DataType, Type } from 'apache-arrow';
 import { PdmError } from '../errors';
 import { readIpcTable } from '../arrow/ipc';
 
@@ -31,7 +31,7 @@ export function parseLabelTable(key: string, bytes: Uint8Array): LabelRange[] {
   ] as const) {
     const f = table.schema.fields.find((x) => x.name === name);
     if (!f) throw new InvalidLabelsError(key, `label table has no "${name}" column`);
-    if (f.type.typeId !== typeId) throw new InvalidLabelsError(key, `label column "${name}" has type ${String(f.type)}`);
+    if ((f.type as DataType).typeId !== typeId) throw new InvalidLabelsError(key, `label column "${name}" has type ${String(f.type)}`);
   }
   const scaleOf = (name: string): bigint => {
     const unit = (table.schema.fields.find((x) => x.name === name)!.type as unknown as { unit: number }).unit;

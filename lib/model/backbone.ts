@@ -17,7 +17,7 @@ export interface InputShape {
  */
 export function buildClassifier(tf: Tf, input: InputShape, numClasses: number, arch: ArchitectureConfig, seed = 42): LayersModel {
   const inp = tf.input({ shape: [input.length, input.channels], name: 'window' });
-  let x = inp as ReturnType<Tf['input']>;
+  let x = inp;
   arch.filters.forEach((filters, i) => {
     const first = i === 0;
     x = tf.layers

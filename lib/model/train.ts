@@ -81,7 +81,7 @@ export async function runTraining(tf: Tf, model: LayersModel, data: TrainData, p
     for (const t of pick('w/')) t.tensor.dispose();
   }
 
-  const nTrain = data.xTrain.shape[0]!;
+  const nTrain = data.xTrain.shape[0];
   const batches = Math.ceil(nTrain / opts.batchSize);
 
   for (; progress.phaseIndex < phases.length && !progress.done; progress.phaseIndex++) {
@@ -106,7 +106,14 @@ export async function runTraining(tf: Tf, model: LayersModel, data: TrainData, p
         shuffle: true,
         verbose: 0,
         classWeight: data.classWeight,
-        callbacks: opts.onBatchEnd ? { onBatchEnd: async (batch) => opts.onBatchEnd!(batch + 1, batches) } : undefined,
+        callbacks: opts.onBatchEnd
+          ? {
+              onBatchEnd: (batch) => {
+                opts.onBatchEnd!(batch + 1, batches);
+                return Promise.resolve();
+              },
+            }
+          : undefined,
       });
       const evalOut = model.evaluate(data.xVal, data.yVal, { batchSize: 256 }) as Tensor[];
       const valLoss = scalar(evalOut[0]);

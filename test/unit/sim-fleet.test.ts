@@ -152,8 +152,8 @@ void test('labels table has one half-open, non-overlapping range per recording',
     assert.equal(rows[i], table.numRows);
     const t = bigints(table, 'timestamp');
     assert.equal(starts[i], t[0]);
-    assert.equal(ends[i], starts[i]! + BigInt(Math.round((rows[i]! * 1e9) / RATE)));
-    assert.ok(t[t.length - 1]! < ends[i]!, 'last sample inside the half-open range');
+    assert.equal(ends[i], starts[i]! + BigInt(Math.round((rows[i] * 1e9) / RATE)));
+    assert.ok(t[t.length - 1]! < ends[i], 'last sample inside the half-open range');
   });
   // Sorted by load then class, so consecutive ranges must not overlap.
   assert.deepEqual(Array.from(load), [...new Array<number>(10).fill(1), ...new Array<number>(10).fill(3)]);

@@ -10,7 +10,7 @@ import { recordingBytes } from '../helpers/arrow-fixtures';
 import { PdmError } from '../../lib/errors';
 
 // Pure-JS tfjs on purpose: this is the smoke test that the slowest backend still works end to end.
-const tf = tfjs as unknown as typeof import('@tensorflow/tfjs');
+const tf = tfjs;
 void tf.setBackend('cpu');
 
 const checks = { channels: ['de_accel', 'fe_accel'], sampleRateHz: 12000, maxNonFiniteFraction: 0 };
@@ -84,8 +84,9 @@ void test('training learns a separable problem and resumes from a snapshot exact
     batchSize: 16,
     patience: 10,
     resume: saved,
-    onEpochEnd: async (p) => {
+    onEpochEnd: (p) => {
       epochsRun.push(p.history.length);
+      return Promise.resolve();
     },
   });
   assert.deepEqual(epochsRun, [3, 4, 5, 6, 7, 8]);
