@@ -9,6 +9,12 @@ export interface StorageDeps {
   storeFor(bucket: string): BlobStore;
 }
 
+/** Per-call options every cached step accepts. */
+export interface StepOptions {
+  /** Recompute even if an output for the same inputs exists (it is overwritten). */
+  force?: boolean;
+}
+
 export interface ModelDeps extends StorageDeps {
   tf: Tf;
   /** Recorded in model cards' lineage (package version + git commit). */

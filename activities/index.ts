@@ -4,4 +4,4 @@ export * from './model';
 export * from './training';
 export * from './validation';
 export * from './registry';
-export type { StorageDeps, ModelDeps } from './deps';
+export type { StorageDeps, ModelDeps, StepOptions } from './deps';

@@ -5,7 +5,7 @@ import { InvalidDatasetError } from '../lib/errors';
 import { stepHash } from '../lib/hash';
 import { BlobInfo, putJson, s3Uri } from '../lib/storage/blob-store';
 import { parsePipelineSpec, PipelineSpecInput } from '../lib/spec/pipeline-spec';
-import type { StorageDeps } from './deps';
+import type { StepOptions, StorageDeps } from './deps';
 import { typedFailures } from './failures';
 
 export interface IngestResult {
@@ -23,7 +23,7 @@ const RECORDING_SUFFIXES = ['.arrow', '.arrows', '.ipc', '.feather'];
 export function createIngestActivities(deps: StorageDeps) {
   return {
     /** Lists the asset's recordings, validates every one, and records them (with ETags) in a manifest. */
-    async ingest(specInput: PipelineSpecInput): Promise<IngestResult> {
+    async ingest(specInput: PipelineSpecInput, opts: StepOptions = {}): Promise<IngestResult> {
       return typedFailures(async () => {
         const spec = parsePipelineSpec(specInput);
         const ctx = Context.current();
@@ -46,7 +46,7 @@ export function createIngestActivities(deps: StorageDeps) {
           limits: spec.limits,
         });
         const manifestKey = rawManifestKey(hash);
-        const existing = await readManifest(deps.store, manifestKey, RawDatasetManifest);
+        const existing = opts.force ? null : await readManifest(deps.store, manifestKey, RawDatasetManifest);
         if (existing) {
           ctx.log.info('ingest: reusing dataset', { datasetHash: hash });
           return { datasetHash: hash, manifestKey, manifestUri: s3Uri(deps.store.bucket, manifestKey), objects: existing.objects.length, totalRows: existing.totalRows, reused: true };

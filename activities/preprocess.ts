@@ -16,7 +16,7 @@ import { InvalidDatasetError, PdmError } from '../lib/errors';
 import { stepHash } from '../lib/hash';
 import { ObjectNotFoundError, PreconditionFailedError, putJson, s3Uri } from '../lib/storage/blob-store';
 import { parsePipelineSpec, PipelineSpecInput } from '../lib/spec/pipeline-spec';
-import type { StorageDeps } from './deps';
+import type { StepOptions, StorageDeps } from './deps';
 import { typedFailures } from './failures';
 
 export interface PreprocessResult {
@@ -34,7 +34,7 @@ const SHARD_WINDOWS = 2048;
 export function createPreprocessActivities(deps: StorageDeps) {
   return {
     /** Windows, labels, splits and normalizes an ingested dataset; writes Arrow shards plus a manifest. */
-    async preprocess(specInput: PipelineSpecInput, rawDatasetHash: string): Promise<PreprocessResult> {
+    async preprocess(specInput: PipelineSpecInput, rawDatasetHash: string, opts: StepOptions = {}): Promise<PreprocessResult> {
       return typedFailures(async () => {
         const spec = parsePipelineSpec(specInput);
         const ctx = Context.current();
@@ -57,7 +57,7 @@ export function createPreprocessActivities(deps: StorageDeps) {
           labels: spec.labels.kind === 'ranges' ? { ...labelsRef, assetId: spec.labels.assetId ?? spec.assetId } : spec.labels,
         });
         const manifestKey = windowManifestKey(version);
-        const existing = await readManifest(deps.store, manifestKey, WindowDatasetManifest);
+        const existing = opts.force ? null : await readManifest(deps.store, manifestKey, WindowDatasetManifest);
         if (existing) {
           ctx.log.info('preprocess: reusing dataset version', { datasetVersion: version });
           return { datasetVersion: version, manifestKey, manifestUri: s3Uri(deps.store.bucket, manifestKey), counts: totals(existing.counts), reused: true };

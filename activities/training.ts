@@ -8,7 +8,7 @@ import type { Tensor } from '../lib/model/tf-types';
 import { EpochRecord, inverseFrequencyWeights, Phase, runTraining, TrainProgress } from '../lib/model/train';
 import { getJson, putJson, s3Uri } from '../lib/storage/blob-store';
 import { parsePipelineSpec, PipelineSpecInput } from '../lib/spec/pipeline-spec';
-import type { ModelDeps } from './deps';
+import type { ModelDeps, StepOptions } from './deps';
 import { typedFailures } from './failures';
 import { BackboneRef, loadDatasetManifest } from './model';
 
@@ -57,7 +57,7 @@ export function createTrainingActivities(deps: ModelDeps) {
      * full phase at a smaller learning rate; without one, from scratch (pretraining). Checkpoints
      * weights and optimizer state to S3 after every epoch and resumes from them on retry.
      */
-    async train(specInput: PipelineSpecInput, datasetVersion: string, backbone: BackboneRef | null): Promise<TrainResult> {
+    async train(specInput: PipelineSpecInput, datasetVersion: string, backbone: BackboneRef | null, opts: StepOptions = {}): Promise<TrainResult> {
       return typedFailures(async () => {
         const spec = parsePipelineSpec(specInput);
         const ctx = Context.current();
@@ -72,7 +72,7 @@ export function createTrainingActivities(deps: ModelDeps) {
         });
         const modelPrefix = `artifacts/models/${trainingHash}`;
         const resultKey = `${modelPrefix}/result.json`;
-        const done = await getJson<TrainResult>(deps.store, resultKey);
+        const done = opts.force ? null : await getJson<TrainResult>(deps.store, resultKey);
         if (done) return { ...done.value, reused: true };
 
         const started = performance.now();
@@ -96,7 +96,8 @@ export function createTrainingActivities(deps: ModelDeps) {
         const stateKey = `artifacts/checkpoints/${trainingHash}/state.json`;
         const details = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
         // S3 holds the checkpoint; heartbeat details tell where it is (and survive a lost state read).
-        const state = (await getJson<CheckpointState>(deps.store, details?.checkpointStateKey ?? stateKey))?.value;
+        // --force starts over, except when this is a retry of the forced attempt itself (it has heartbeat details).
+        const state = opts.force && !details ? undefined : (await getJson<CheckpointState>(deps.store, details?.checkpointStateKey ?? stateKey))?.value;
         const resume = state ? { progress: state.progress, bundle: (await deps.store.get(state.bundleKey)).body } : undefined;
         const resumedFromEpoch = state ? state.progress.history.length : null;
         if (state) ctx.log.info('train: resuming from checkpoint', { trainingHash, epoch: resumedFromEpoch, attempt: ctx.info.attempt });

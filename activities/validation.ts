@@ -10,7 +10,7 @@ import { applyGates, GateResult } from '../lib/report/gates';
 import { renderReport } from '../lib/report/markdown';
 import { getJson, putJson, s3Uri } from '../lib/storage/blob-store';
 import { modelNameOf, parsePipelineSpec, PipelineSpecInput } from '../lib/spec/pipeline-spec';
-import type { ModelDeps } from './deps';
+import type { ModelDeps, StepOptions } from './deps';
 import { typedFailures } from './failures';
 import { loadDatasetManifest } from './model';
 import type { TrainResult } from './training';
@@ -46,7 +46,12 @@ export function createValidationActivities(deps: ModelDeps) {
   const registry = new ModelRegistry(deps.store);
   return {
     /** Scores challenger and champion on the same held-out test split and applies the spec's gates. */
-    async validate(specInput: PipelineSpecInput, datasetVersion: string, trained: Pick<TrainResult, 'trainingHash' | 'modelUri' | 'digest' | 'history'>): Promise<ValidationResult> {
+    async validate(
+      specInput: PipelineSpecInput,
+      datasetVersion: string,
+      trained: Pick<TrainResult, 'trainingHash' | 'modelUri' | 'digest' | 'history'>,
+      opts: StepOptions = {},
+    ): Promise<ValidationResult> {
       return typedFailures(async () => {
         const spec = parsePipelineSpec(specInput);
         const ctx = Context.current();
@@ -65,7 +70,7 @@ export function createValidationActivities(deps: ModelDeps) {
         });
         const metricsKey = `artifacts/validation/${hash}/metrics.json`;
         const reportKey = `artifacts/validation/${hash}/report.md`;
-        const existing = await getJson<StoredMetrics>(deps.store, metricsKey);
+        const existing = opts.force ? null : await getJson<StoredMetrics>(deps.store, metricsKey);
         if (existing) return { ...existing.value.result, reused: true };
 
         const test = await loadSplit(deps.store, dataset, 'test');

@@ -6,14 +6,17 @@ import { ModelRegistry } from '../lib/registry/registry';
 import type { RetrainOutcome } from '../workflows/retrain';
 import { applyLocalStackEnv, loadSpec, UserError, withStore, withTemporal, workflowUrl } from './context';
 import { followRun, formatOutcome, PipelineKind, startPipeline } from './run';
+import { registerScheduleCommands } from './schedule';
+import { describeTrigger, formatDataArrivalState } from './trigger-info';
 import { DEFAULT_CWRU_DIR, itemsFromDir, simulatedItems, upload } from './seed';
 
 const log = (m: string) => console.log(m);
 
-async function up(opts: { workers: boolean }): Promise<void> {
+async function up(opts: { workers: boolean; receiver?: boolean }): Promise<void> {
   const cfg = loadStackConfig();
   await startStack(cfg, log);
   applyLocalStackEnv(cfg);
+  if (opts.receiver) await startWorker(cfg, 'receiver', log);
   if (opts.workers) {
     await startWorker(cfg, 'cpu-worker', log);
     await startWorker(cfg, 'gpu-worker', log);
@@ -45,10 +48,10 @@ async function seed(opts: { from?: string; asset?: string; simulated?: boolean }
   return kind;
 }
 
-async function runSpec(kind: PipelineKind, assetOrPath: string, opts: { spec?: string; wait: boolean }): Promise<RetrainOutcome | null> {
+async function runSpec(kind: PipelineKind, assetOrPath: string, opts: { spec?: string; wait: boolean; force?: boolean }): Promise<RetrainOutcome | null> {
   const { spec, path } = loadSpec(assetOrPath, opts.spec);
   return withTemporal(async (client, namespace) => {
-    const handle = await startPipeline(client, kind, spec);
+    const handle = await startPipeline(client, kind, spec, 'manual', { force: opts.force ?? false });
     log(`${kind} started for ${spec.assetId} (spec ${path})`);
     log(`  workflow ${handle.workflowId}: ${workflowUrl(namespace, handle.workflowId, handle.firstExecutionRunId)}`);
     if (!opts.wait) return null;
@@ -94,7 +97,8 @@ export function buildProgram(): Command {
 
   program.command('up').description('start the local stack: Temporal dev server, MinIO, and the CPU and GPU workers')
     .option('--no-workers', 'start only Temporal and MinIO')
-    .action(action(async (opts: { workers: boolean }) => up(opts)));
+    .option('--receiver', 'also start the data-arrival webhook receiver (MinIO bucket notifications -> retrains)')
+    .action(action(async (opts: { workers: boolean; receiver?: boolean }) => up(opts)));
   program.command('down').description('stop everything `up` started (state is kept)').action(action(async () => stopStack(loadStackConfig(), log)));
   program.command('health').description('is the local stack up?').action(action(async () => {
     const h = await health(loadStackConfig());
@@ -109,12 +113,14 @@ export function buildProgram(): Command {
   program.command('pretrain').description('train the fleet backbone from scratch and register it')
     .argument('[spec]', 'spec name under specs/ or a file', 'cwru-backbone')
     .option('--no-wait', 'start and return')
-    .action(action(async (spec: string, opts: { wait: boolean }) => runSpec('PretrainWorkflow', spec, opts)));
+    .option('--force', 'recompute every step even if its output for the same inputs exists')
+    .action(action(async (spec: string, opts: { wait: boolean; force?: boolean }) => runSpec('PretrainWorkflow', spec, opts)));
   program.command('retrain').description('fine-tune, validate and promote the model of one asset')
     .argument('<asset>', 'asset id (uses specs/<asset>.yaml) or a spec file')
     .option('--spec <file>', 'pipeline spec file (JSON or YAML)')
     .option('--no-wait', 'start and return')
-    .action(action(async (asset: string, opts: { spec?: string; wait: boolean }) => runSpec('RetrainWorkflow', asset, opts)));
+    .option('--force', 'recompute every step even if its output for the same inputs exists')
+    .action(action(async (asset: string, opts: { spec?: string; wait: boolean; force?: boolean }) => runSpec('RetrainWorkflow', asset, opts)));
   program.command('status').description('state, step and outcome of a run').argument('<workflow-id>')
     .action(action(async (workflowId: string) => withTemporal(async (client, namespace) => {
       const handle = client.workflow.getHandle(workflowId);
@@ -122,11 +128,14 @@ export function buildProgram(): Command {
         throw new UserError(`no workflow ${workflowId}`);
       });
       log(`${d.type} ${workflowId}: ${d.status.name}, started ${d.startTime.toISOString()}`);
+      log(`  started by: ${describeTrigger(d.memo ?? {}, Object.fromEntries(d.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value])))}`);
       for (const pair of d.typedSearchAttributes.getAll()) log(`  ${pair.key.name}: ${String(pair.value)}`);
       const memo = d.memo ?? {};
       for (const [k, v] of Object.entries(memo)) log(`  memo ${k}: ${JSON.stringify(v)}`);
-      if (d.status.name === 'RUNNING') log(`  step: ${(await handle.query<{ step: string }>('progress')).step}`);
-      if (d.status.name === 'COMPLETED') log(formatOutcome((await handle.result()) as RetrainOutcome, namespace, workflowId, d.runId));
+      const pipeline = d.type === 'RetrainWorkflow' || d.type === 'PretrainWorkflow';
+      if (d.type === 'DataArrivalWorkflow' && d.status.name === 'RUNNING') log(formatDataArrivalState(await handle.query('dataArrivalState')));
+      if (pipeline && d.status.name === 'RUNNING') log(`  step: ${(await handle.query<{ step: string }>('progress')).step}`);
+      if (pipeline && d.status.name === 'COMPLETED') log(formatOutcome((await handle.result()) as RetrainOutcome, namespace, workflowId, d.runId));
       log(`  ${workflowUrl(namespace, workflowId, d.runId)}`);
     })));
   const models = program.command('models').description('the model registry');
@@ -150,6 +159,7 @@ export function buildProgram(): Command {
       const doc = await new ModelRegistry(store).rollback(model, process.env.USER ?? 'pdmctl');
       log(`${model}@production -> ${doc.version} (was ${doc.previous})`);
     })));
+  registerScheduleCommands(program, action);
   program.command('demo').description('up + seed + pretrain + retrain the load-3 asset (what `npm start` runs)').action(action(demo));
   return program;
 }

@@ -2,20 +2,26 @@ import { Client, WorkflowFailedError, WorkflowHandle, WorkflowHandleWithFirstExe
 import { ApplicationFailure, defaultPayloadConverter, TypedSearchAttributes } from '@temporalio/common';
 import type { PipelineSpec } from '../lib/spec/pipeline-spec';
 import { modelNameOf } from '../lib/spec/pipeline-spec';
-import type { RetrainOutcome, RetrainProgress } from '../workflows/retrain';
+import type { PipelineOptions, RetrainOutcome, RetrainProgress } from '../workflows/retrain';
 import { CPU_TASK_QUEUE, SA_ASSET_ID, SA_MODEL_NAME, SA_TRIGGER } from '../workflows/shared';
 import type { TrainHeartbeat } from '../activities/training';
 import { UserError, workflowUrl } from './context';
 
 export type PipelineKind = 'RetrainWorkflow' | 'PretrainWorkflow';
 
-export async function startPipeline(client: Client, kind: PipelineKind, spec: PipelineSpec, trigger = 'manual'): Promise<WorkflowHandleWithFirstExecutionRunId> {
+export async function startPipeline(
+  client: Client,
+  kind: PipelineKind,
+  spec: PipelineSpec,
+  trigger = 'manual',
+  options: PipelineOptions = {},
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const prefix = kind === 'PretrainWorkflow' ? 'pretrain' : 'retrain';
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
   return client.workflow.start(kind, {
     taskQueue: CPU_TASK_QUEUE,
     workflowId: `${prefix}-${spec.assetId}-${stamp}`,
-    args: [spec],
+    args: [spec, options],
     typedSearchAttributes: new TypedSearchAttributes([
       { key: SA_ASSET_ID, value: spec.assetId },
       { key: SA_MODEL_NAME, value: modelNameOf(spec) },

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -48,8 +48,15 @@ async function main(): Promise<number> {
     PDM_TEMPORAL_UI_PORT: await freePort(),
     PDM_MINIO_PORT: await freePort(),
     PDM_MINIO_CONSOLE_PORT: await freePort(),
+    PDM_RECEIVER_PORT: await freePort(),
     PDM_BUCKET: 'pdm-test',
   });
+  // Ctrl-C or a CI timeout must not leave servers behind.
+  const onSignal = (sig: NodeJS.Signals) => {
+    void stopStack(cfg, log).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     if (needsServices) {
       const temporal = findOrBuildTool(TOOLS.temporal, cfg.PDM_TOOL_CACHE, log);
@@ -57,11 +64,11 @@ async function main(): Promise<number> {
       env = { ...clientEnv(cfg), PDM_TEMPORAL_BIN: temporal, PDM_TEMPORAL_UI_PORT: String(cfg.PDM_TEMPORAL_UI_PORT) };
     }
     log(`running ${files.length} test files (${groups.join(', ')})`);
-    const res = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
       stdio: 'inherit',
       env: { ...process.env, ...env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     });
-    return res.status ?? 1;
+    return await new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
   } finally {
     if (needsServices) await stopStack(cfg, log);
     rmSync(stateDir, { recursive: true, force: true });

@@ -54,7 +54,12 @@ export interface RetrainOutcome {
 
 export const progressQuery = defineQuery<RetrainProgress>('progress');
 
-export interface RunOptions {
+export interface PipelineOptions {
+  /** Recompute every step even where an output for the same inputs exists. */
+  force?: boolean;
+}
+
+interface RunOptions extends PipelineOptions {
   /** Train from scratch and register as a backbone (pretraining) instead of fine-tuning. */
   pretrain?: boolean;
 }
@@ -74,11 +79,12 @@ export async function runPipeline(spec: PipelineSpecInput, options: RunOptions =
   ]);
 
   enter('ingest');
-  const ingest = await cpu.ingest(spec);
+  const step = { force: options.force ?? false };
+  const ingest = await cpu.ingest(spec, step);
   progress.reused.ingest = ingest.reused;
 
   enter('preprocess');
-  const preprocess = await cpu.preprocess(spec, ingest.datasetHash);
+  const preprocess = await cpu.preprocess(spec, ingest.datasetHash, step);
   progress.reused.preprocess = preprocess.reused;
   progress.datasetVersion = preprocess.datasetVersion;
   upsertSearchAttributes([{ key: SA_DATASET_VERSION, value: preprocess.datasetVersion }]);
@@ -90,11 +96,11 @@ export async function runPipeline(spec: PipelineSpecInput, options: RunOptions =
   }
 
   enter('fineTune');
-  const trained = await gpu.train(spec, preprocess.datasetVersion, backbone);
+  const trained = await gpu.train(spec, preprocess.datasetVersion, backbone, step);
   progress.reused.fineTune = trained.reused;
 
   enter('validate');
-  const validation = await cpu.validate(spec, preprocess.datasetVersion, trained);
+  const validation = await cpu.validate(spec, preprocess.datasetVersion, trained, step);
   progress.reused.validate = validation.reused;
   upsertMemo({ reportUri: validation.reportUri, passed: validation.passed, accuracy: validation.challenger.accuracy });
 
@@ -129,11 +135,11 @@ export async function runPipeline(spec: PipelineSpecInput, options: RunOptions =
 }
 
 /** ingest → preprocess → loadBackbone → fineTune → validate → promote, for one asset. */
-export async function RetrainWorkflow(spec: PipelineSpecInput): Promise<RetrainOutcome> {
-  return runPipeline(spec);
+export async function RetrainWorkflow(spec: PipelineSpecInput, options: PipelineOptions = {}): Promise<RetrainOutcome> {
+  return runPipeline(spec, options);
 }
 
 /** Trains a backbone from scratch on fleet data and registers it, so that fine-tuning has one to start from. */
-export async function PretrainWorkflow(spec: PipelineSpecInput): Promise<RetrainOutcome> {
-  return runPipeline(spec, { pretrain: true });
+export async function PretrainWorkflow(spec: PipelineSpecInput, options: PipelineOptions = {}): Promise<RetrainOutcome> {
+  return runPipeline(spec, { ...options, pretrain: true });
 }

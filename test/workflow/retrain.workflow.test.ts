@@ -1,5 +1,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
@@ -41,6 +44,17 @@ before(async () => {
 });
 
 after(async () => {
+  // `PDM_RECORD_HISTORIES=1 npm test -- workflow` refreshes the histories that test/unit/replay.test.ts replays.
+  if (process.env.PDM_RECORD_HISTORIES) {
+    for (const id of ['wf-pretrain-1', 'wf-retrain-1', 'wf-retrain-2', 'wf-retrain-bad']) {
+      try {
+        const history = await env.client.workflow.getHandle(id).fetchHistory();
+        writeFileSync(join(__dirname, '..', '..', '..', 'test', 'histories', `${id}.history.bin`), temporal.api.history.v1.History.encode(history).finish());
+      } catch (err) {
+        console.error(`could not record ${id}: ${String(err)}`);
+      }
+    }
+  }
   for (const w of workers) w.shutdown();
   await running;
   await env?.teardown();
@@ -78,6 +92,12 @@ void test('pretrain registers a backbone; retrain fine-tunes, validates and prom
   assert.equal(card.kind, 'classifier');
   assert.deepEqual(card.classes, targetSpec().classes);
   assert.ok(await store.head(`registry/wf-load3/versions/${out.promotion.version}/report.md`));
+
+  // Payloads are references and summaries: small, and free of credentials.
+  const history = temporal.api.history.v1.History.encode(await env.client.workflow.getHandle('wf-retrain-1').fetchHistory()).finish();
+  assert.ok(history.length < 64 * 1024, `history is ${history.length} bytes`);
+  const text = Buffer.from(history).toString('latin1');
+  for (const secret of [process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_ACCESS_KEY_ID]) assert.ok(secret && !text.includes(secret), 'credentials leaked into history');
 
   const desc = await env.client.workflow.getHandle('wf-retrain-1').describe();
   assert.equal(desc.typedSearchAttributes.get(SA_DATASET_VERSION), out.datasetVersion);
