@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import { SEARCH_ATTRIBUTES } from '../workflows/shared';
+import { configureBucketNotifications, WEBHOOK_TARGET_ID } from '../lib/triggers/notifications';
 import { findOrBuildTool, TOOLS } from './tools';
 
 /**
@@ -32,6 +33,8 @@ const StackEnv = z.object({
   PDM_MINIO_CONSOLE_PORT: port.default(9001),
   /** Bucket created at start. Default "pdm". */
   PDM_BUCKET: z.string().min(3).default('pdm'),
+  /** Port of the data-arrival webhook receiver (workers/receiver.ts) that MinIO notifies. Default 8787. */
+  PDM_RECEIVER_PORT: port.default(8787),
 });
 export type StackConfig = z.infer<typeof StackEnv>;
 
@@ -41,12 +44,12 @@ export function loadStackConfig(env: NodeJS.ProcessEnv = process.env, overrides:
   return { ...parsed.data, ...overrides };
 }
 
-export type ServiceName = 'temporal' | 'minio' | 'cpu-worker' | 'gpu-worker';
+export type ServiceName = 'temporal' | 'minio' | 'cpu-worker' | 'gpu-worker' | 'receiver';
 const HOST = '127.0.0.1';
 
 function dirs(cfg: StackConfig) {
   const root = cfg.PDM_STATE_DIR;
-  return { root, logs: join(root, 'logs'), run: join(root, 'run'), minioData: join(root, 'minio'), temporalDb: join(root, 'temporal.db') };
+  return { root, logs: join(root, 'logs'), run: join(root, 'run'), minioData: join(root, 'minio'), minioEvents: join(root, 'minio-events'), temporalDb: join(root, 'temporal.db') };
 }
 
 interface Credentials {
@@ -64,6 +67,32 @@ export function credentials(cfg: StackConfig): Credentials {
   return creds;
 }
 
+/** Token MinIO's webhook target sends and the receiver checks, generated once per state directory. */
+export function receiverToken(cfg: StackConfig): string {
+  const file = join(dirs(cfg).root, 'receiver-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dirs(cfg).root, { recursive: true });
+  const token = randomBytes(24).toString('base64url');
+  writeFileSync(file, token, { mode: 0o600 });
+  return token;
+}
+
+/**
+ * MinIO's webhook notification target for data-arrival events. The queue dir makes MinIO persist
+ * events while the receiver is down and deliver them (retrying every few seconds) once it is up,
+ * so start order does not matter and nothing is lost across receiver restarts.
+ */
+export function minioWebhookEnv(cfg: StackConfig): Record<string, string> {
+  const id = WEBHOOK_TARGET_ID;
+  return {
+    [`MINIO_NOTIFY_WEBHOOK_ENABLE_${id}`]: 'on',
+    [`MINIO_NOTIFY_WEBHOOK_ENDPOINT_${id}`]: `http://${HOST}:${cfg.PDM_RECEIVER_PORT}/minio/events`,
+    [`MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_${id}`]: receiverToken(cfg),
+    [`MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_${id}`]: dirs(cfg).minioEvents,
+    [`MINIO_NOTIFY_WEBHOOK_QUEUE_LIMIT_${id}`]: '100000',
+  };
+}
+
 /** The environment that clients (workers, CLI, tests) need to reach this stack. */
 export function clientEnv(cfg: StackConfig): Record<string, string> {
   const c = credentials(cfg);
@@ -76,6 +105,8 @@ export function clientEnv(cfg: StackConfig): Record<string, string> {
     AWS_REGION: 'us-east-1',
     PDM_BUCKET: cfg.PDM_BUCKET,
     PDM_STATE_DIR: cfg.PDM_STATE_DIR,
+    PDM_RECEIVER_PORT: String(cfg.PDM_RECEIVER_PORT),
+    PDM_RECEIVER_TOKEN: receiverToken(cfg),
   };
 }
 
@@ -190,13 +221,15 @@ export async function startMinio(cfg: StackConfig, log: (m: string) => void): Pr
   if (!(await health(cfg)).minio) {
     const bin = findOrBuildTool(TOOLS.minio, cfg.PDM_TOOL_CACHE, log);
     mkdirSync(d.minioData, { recursive: true });
+    mkdirSync(d.minioEvents, { recursive: true });
     const c = credentials(cfg);
-    const env = { ...process.env, MINIO_ROOT_USER: c.accessKeyId, MINIO_ROOT_PASSWORD: c.secretAccessKey, MINIO_BROWSER: 'on', MINIO_UPDATE: 'off' };
+    const env = { ...process.env, MINIO_ROOT_USER: c.accessKeyId, MINIO_ROOT_PASSWORD: c.secretAccessKey, MINIO_BROWSER: 'on', MINIO_UPDATE: 'off', ...minioWebhookEnv(cfg) };
     const pid = startDetached(cfg, 'minio', bin, ['server', d.minioData, '--address', `${HOST}:${cfg.PDM_MINIO_PORT}`, '--console-address', `${HOST}:${cfg.PDM_MINIO_CONSOLE_PORT}`, '--quiet'], env);
     await waitFor('minio', async () => (await health(cfg)).minio, 60_000, join(d.logs, 'minio.log'), pid);
   }
   await ensureBucket(cfg);
   log(`minio: up on http://${HOST}:${cfg.PDM_MINIO_PORT}, bucket ${cfg.PDM_BUCKET}`);
+  await ensureNotifications(cfg, cfg.PDM_BUCKET, log);
 }
 
 export async function ensureBucket(cfg: StackConfig): Promise<void> {
@@ -217,8 +250,29 @@ export async function ensureBucket(cfg: StackConfig): Promise<void> {
   }
 }
 
+/** Object-created events under recordings/ of `bucket` go to the webhook target (and so to the receiver). */
+export async function ensureNotifications(cfg: StackConfig, bucket: string, log: (m: string) => void = () => undefined): Promise<boolean> {
+  const env = clientEnv(cfg);
+  const s3 = new S3Client({
+    endpoint: env.AWS_ENDPOINT_URL_S3,
+    region: env.AWS_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
+  });
+  try {
+    await configureBucketNotifications(s3, bucket);
+    return true;
+  } catch (err) {
+    // A MinIO started before the webhook target existed (an older `up`) does not know the ARN.
+    log(`minio: bucket notifications for ${bucket} not set (${(err as Error).message}); restart MinIO (pdmctl down && pdmctl up) to enable data-arrival triggers`);
+    return false;
+  } finally {
+    s3.destroy();
+  }
+}
+
 /** Starts a worker process (dist/workers/<kind>.js) against this stack. */
-export async function startWorker(cfg: StackConfig, kind: 'cpu-worker' | 'gpu-worker', log: (m: string) => void, extraEnv: Record<string, string> = {}): Promise<number> {
+export async function startWorker(cfg: StackConfig, kind: 'cpu-worker' | 'gpu-worker' | 'receiver', log: (m: string) => void, extraEnv: Record<string, string> = {}): Promise<number> {
   const existing = runningPid(cfg, kind);
   if (existing) {
     log(`${kind}: already running (pid ${existing})`);
@@ -264,5 +318,5 @@ export async function startStack(cfg: StackConfig, log: (m: string) => void): Pr
 }
 
 export async function stopStack(cfg: StackConfig, log: (m: string) => void): Promise<void> {
-  for (const name of ['gpu-worker', 'cpu-worker', 'temporal', 'minio'] as const) await stopService(cfg, name, log);
+  for (const name of ['receiver', 'gpu-worker', 'cpu-worker', 'temporal', 'minio'] as const) await stopService(cfg, name, log);
 }

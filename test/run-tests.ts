@@ -11,7 +11,9 @@ import { findOrBuildTool, TOOLS } from '../infra/tools';
  * throwaway state directory, runs every test file with node's test runner, and stops what it
  * started. `npm test -- unit` (or workflow, integration) runs one group.
  */
-const GROUPS = ['unit', 'workflow', 'integration'] as const;
+const GROUPS = ['unit', 'workflow', 'integration', 'faults'] as const;
+/** Run when no group is named; `faults` is slower and runs on its own (npm run test:faults). */
+const DEFAULT_GROUPS = ['unit', 'workflow', 'integration'];
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,7 +38,7 @@ function testFiles(group: string): string[] {
 async function main(): Promise<number> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const wanted = process.argv.slice(2).filter((a) => (GROUPS as readonly string[]).includes(a));
-  const groups = wanted.length ? wanted : [...GROUPS];
+  const groups = wanted.length ? wanted : DEFAULT_GROUPS;
   const files = groups.flatMap(testFiles);
   const needsServices = groups.some((g) => g !== 'unit');
   const log = (m: string) => console.log(`[test] ${m}`);
@@ -61,7 +63,12 @@ async function main(): Promise<number> {
     if (needsServices) {
       const temporal = findOrBuildTool(TOOLS.temporal, cfg.PDM_TOOL_CACHE, log);
       await startStack(cfg, log);
-      env = { ...clientEnv(cfg), PDM_TEMPORAL_BIN: temporal, PDM_TEMPORAL_UI_PORT: String(cfg.PDM_TEMPORAL_UI_PORT) };
+      env = {
+        ...clientEnv(cfg),
+        PDM_TEMPORAL_BIN: temporal,
+        // The fault tests stop and restart these services, so they get the whole stack configuration.
+        ...Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k, String(v)])),
+      };
     }
     log(`running ${files.length} test files (${groups.join(', ')})`);
     const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {

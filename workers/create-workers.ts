@@ -8,6 +8,7 @@ import {
   createValidationActivities,
 } from '../activities';
 import type { ModelDeps } from '../activities/deps';
+import { createTriggerActivities } from '../activities/triggers';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE } from '../workflows/shared';
 
 export interface WorkerOptions {
@@ -30,6 +31,7 @@ export function createCpuWorker(o: WorkerOptions): Promise<Worker> {
       ...createModelActivities(o.deps),
       ...createValidationActivities(o.deps),
       ...createRegistryActivities(o.deps),
+      ...createTriggerActivities(o.deps),
     },
     // Preprocess holds a dataset in memory; two at once is plenty on a small node.
     maxConcurrentActivityTaskExecutions: 2,

@@ -69,6 +69,66 @@ export const GateSpec = z.object({
   minClassRecall: z.number().min(0).max(1).default(0),
 });
 
+export type DurationString = `${number}${'ms' | 's' | 'm' | 'h' | 'd'}`;
+
+/** A Temporal duration string ("90s", "5m", "2h", "1d") or milliseconds. */
+export const DurationText = z
+  .union([z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'must be a duration like "90s", "5m", "2h" or "1d"'), z.number().int().min(0)])
+  .transform((v): DurationString => (typeof v === 'number' ? `${v}ms` : (v.replace(/\s+/g, '') as DurationString)));
+
+export const OverlapPolicyName = z.enum(['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all']);
+
+export const TriggerSpec = z
+  .object({
+    /** Retraining when new recordings land under source.prefixes (bucket notifications or the polling sensor). */
+    dataArrival: z
+      .object({
+        /** Whether new data starts a retrain at all. Default true. */
+        enabled: z.boolean().default(true),
+        /** Retrain once no new object has arrived for this long. Default "5m". */
+        quietPeriod: DurationText.default('5m'),
+        /** Retrain at once when this many new objects are pending (0 = off). Default 0. */
+        minNewObjects: z.number().int().min(0).default(0),
+        /** Retrain at once when this many new bytes are pending (0 = off). Default 0. */
+        minNewBytes: z.number().int().min(0).default(0),
+        /** Upper bound on waiting after the first new object, even if uploads never go quiet. Default "1h". */
+        maxWait: DurationText.default('1h'),
+      })
+      .default({ enabled: true, quietPeriod: '5m', minNewObjects: 0, minNewBytes: 0, maxWait: '1h' }),
+    /** The polling sensor, for S3 setups without bucket notifications (`pdmctl schedule create <asset> --kind poll`). */
+    poll: z
+      .object({
+        /** How often the prefix is listed. Default "5m". */
+        every: DurationText.default('5m'),
+        /** Objects modified up to this long before the watermark are re-checked (late-finishing uploads). Default "15m". */
+        lookback: DurationText.default('15m'),
+      })
+      .default({ every: '5m', lookback: '15m' }),
+    /** Defaults of `pdmctl schedule create <asset>`; command-line flags override them. */
+    schedule: z
+      .object({
+        /** Interval ("24h"); used when cron is not set. Default "24h". */
+        every: DurationText.optional(),
+        /** Cron expression(s), e.g. "0 3 * * *"; wins over every. */
+        cron: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+        /** Random delay added to each run, to spread many assets. Default "0s" (none). */
+        jitter: DurationText.optional(),
+        /** IANA time zone of cron expressions. Default "UTC". */
+        timeZone: z.string().min(1).optional(),
+        /** What to do when a run is due while the previous one is still going. Default "skip". */
+        overlap: OverlapPolicyName.optional(),
+        /** Missed runs (server down) older than this are not made up. Default "1h". */
+        catchupWindow: DurationText.optional(),
+        /** Pause the schedule after a failed run. Default false. */
+        pauseOnFailure: z.boolean().optional(),
+      })
+      .optional(),
+  })
+  .default({
+    dataArrival: { enabled: true, quietPeriod: '5m', minNewObjects: 0, minNewBytes: 0, maxWait: '1h' },
+    poll: { every: '5m', lookback: '15m' },
+  });
+
 const LabelSource = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('ranges'),
@@ -122,6 +182,8 @@ export const PipelineSpecSchema = z
         maxNonFiniteFraction: z.number().min(0).max(1).default(0),
       })
       .default({ maxObjectBytes: 512 * 1024 * 1024, maxNonFiniteFraction: 0 }),
+    /** Schedules, data-arrival and polling triggers of this asset (all optional, defaults documented above). */
+    trigger: TriggerSpec,
   })
   .superRefine((spec, ctx) => {
     if (spec.split.train + spec.split.validation >= 1) {
@@ -140,6 +202,7 @@ export type PipelineSpec = z.output<typeof PipelineSpecSchema>;
 export type ArchitectureConfig = z.output<typeof ArchitectureSpec>;
 export type TrainingConfig = z.output<typeof TrainingSpec>;
 export type GateConfig = z.output<typeof GateSpec>;
+export type TriggerConfig = z.output<typeof TriggerSpec>;
 
 export function formatZodError(err: z.ZodError): string {
   return err.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`).join('; ');

@@ -6,6 +6,8 @@ export interface BlobInfo {
   key: string;
   etag: string;
   size: number;
+  /** ISO time of the last write, where the store reports it (list() on S3 does). */
+  lastModified?: string;
 }
 
 export interface PutOptions {

@@ -91,7 +91,7 @@ export class S3BlobStore implements BlobStore {
         new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
       );
       for (const o of res.Contents ?? []) {
-        if (o.Key) out.push({ key: o.Key, etag: stripQuotes(o.ETag), size: o.Size ?? 0 });
+        if (o.Key) out.push({ key: o.Key, etag: stripQuotes(o.ETag), size: o.Size ?? 0, lastModified: o.LastModified?.toISOString() });
       }
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
