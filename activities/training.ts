@@ -97,7 +97,8 @@ export function createTrainingActivities(deps: ModelDeps) {
         const details = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
         // S3 holds the checkpoint; heartbeat details tell where it is (and survive a lost state read).
         // --force starts over, except when this is a retry of the forced attempt itself (it has heartbeat details).
-        const state = opts.force && !details ? undefined : (await getJson<CheckpointState>(deps.store, details?.checkpointStateKey ?? stateKey))?.value;
+        if (opts.force && !details) await deps.store.delete(stateKey);
+        const state = (await getJson<CheckpointState>(deps.store, details?.checkpointStateKey ?? stateKey))?.value;
         const resume = state ? { progress: state.progress, bundle: (await deps.store.get(state.bundleKey)).body } : undefined;
         const resumedFromEpoch = state ? state.progress.history.length : null;
         if (state) ctx.log.info('train: resuming from checkpoint', { trainingHash, epoch: resumedFromEpoch, attempt: ctx.info.attempt });
@@ -158,6 +159,9 @@ export function createTrainingActivities(deps: ModelDeps) {
             reused: false,
           };
           await putJson(deps.store, resultKey, result);
+          // The committed model supersedes the checkpoints; a retry now finds result.json instead.
+          await deps.store.delete(stateKey);
+          if (lastCheckpoint) await deps.store.delete(lastCheckpoint);
           return result;
         } finally {
           tf.dispose(tensors);

@@ -12,11 +12,11 @@ type Activities = ReturnType<typeof activities.createIngestActivities> &
 
 const retry: RetryPolicy = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_TYPES };
 
-/** Data steps: I/O-bound, heartbeat per object so a dead worker is noticed in under a minute. */
+/** Data steps: I/O-bound, heartbeat per object so a dead worker is noticed within half a minute. */
 const cpu = proxyActivities<Activities>({
   taskQueue: CPU_TASK_QUEUE,
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry,
 });
 

@@ -34,8 +34,8 @@ export function prepareWindows(cwruDir: string, outDir: string): BenchData {
       for (let start = 0; start + WINDOW <= de.length; start += HOP) {
         const w = new Float32Array(WINDOW * CHANNELS);
         for (let i = 0; i < WINDOW; i++) {
-          w[i * CHANNELS] = de[start + i];
-          w[i * CHANNELS + 1] = fe[start + i];
+          w[i * CHANNELS] = de[start + i] as number;
+          w[i * CHANNELS + 1] = fe[start + i] as number;
         }
         xs.push(w);
         ys.push(label);
@@ -50,13 +50,14 @@ export function prepareWindows(cwruDir: string, outDir: string): BenchData {
     let sum = 0;
     let sq = 0;
     for (let i = c; i < x.length; i += CHANNELS) {
-      sum += x[i];
-      sq += x[i] * x[i];
+      const v = x[i] as number;
+      sum += v;
+      sq += v * v;
     }
     const count = x.length / CHANNELS;
     const mean = sum / count;
     const std = Math.sqrt(Math.max(sq / count - mean * mean, 1e-12));
-    for (let i = c; i < x.length; i += CHANNELS) x[i] = (x[i] - mean) / std;
+    for (let i = c; i < x.length; i += CHANNELS) x[i] = ((x[i] as number) - mean) / std;
   }
   fs.mkdirSync(outDir, { recursive: true });
   fs.writeFileSync(path.join(outDir, 'x.f32'), Buffer.from(x.buffer, x.byteOffset, x.byteLength));

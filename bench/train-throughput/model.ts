@@ -11,11 +11,16 @@ export const CHANNELS = 2;
 export const NUM_CLASSES = 10;
 export const BATCH = 64;
 
-export function buildBackbone(tf: Tf): tfTypes.LayersModel {
+/** Seeded like lib/model/backbone.ts so two processes (fast paths on/off) start from identical weights. */
+export function buildBackbone(tf: Tf, seed = 42): tfTypes.LayersModel {
   const input = tf.input({ shape: [WINDOW, CHANNELS] });
   let x = input;
+  let i = 0;
   const block = (filters: number, kernelSize: number, strides: number): void => {
-    x = tf.layers.conv1d({ filters, kernelSize, strides, padding: 'same' }).apply(x) as tfTypes.SymbolicTensor;
+    // No conv bias, as in lib/model/backbone.ts: the following BatchNormalization's beta subsumes it.
+    x = tf.layers
+      .conv1d({ filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: tf.initializers.heNormal({ seed: seed + i++ }) })
+      .apply(x) as tfTypes.SymbolicTensor;
     x = tf.layers.batchNormalization().apply(x) as tfTypes.SymbolicTensor;
     x = tf.layers.reLU().apply(x) as tfTypes.SymbolicTensor;
     x = tf.layers.maxPooling1d({ poolSize: 2 }).apply(x) as tfTypes.SymbolicTensor;
@@ -25,6 +30,6 @@ export function buildBackbone(tf: Tf): tfTypes.LayersModel {
   block(64, 3, 1);
   block(64, 3, 1);
   const features = tf.layers.globalAveragePooling1d({ name: 'features' }).apply(x) as tfTypes.SymbolicTensor;
-  const out = tf.layers.dense({ units: NUM_CLASSES, activation: 'softmax' }).apply(features) as tfTypes.SymbolicTensor;
+  const out = tf.layers.dense({ units: NUM_CLASSES, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1000 }) }).apply(features) as tfTypes.SymbolicTensor;
   return tf.model({ inputs: input, outputs: out });
 }

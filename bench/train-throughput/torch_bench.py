@@ -2,7 +2,7 @@
 
 Same backbone as model.ts / lib/model/backbone.ts, same windows (read from the files the Node side
 prepared), batch 64, Adam lr 1e-3, categorical cross-entropy, same thread budget. Prints one JSON line.
-argv: <dataDir> <trainBatches> <inferBatches> <threads>
+argv: <dataDir> <trainBatches> <inferBatches> <threads> [batch]
 """
 import json
 import sys
@@ -18,12 +18,14 @@ torch.set_num_interop_threads(threads)
 # TensorFlow runs its CPU kernels with flush-to-zero/denormals-are-zero; give PyTorch the same, otherwise
 # tiny gradients on real (standardized) vibration data hit the slow denormal path.
 torch.set_flush_denormal(True)
-BATCH, WINDOW, CH, NCLS = 64, 1024, 2, 10
+WINDOW, CH, NCLS = 1024, 2, 10
+BATCH = int(sys.argv[5]) if len(sys.argv) > 5 else 64
 
 
 def block(cin, cout, k, stride, pad):
     # Keras BatchNormalization defaults: momentum 0.99 (= torch 0.01), epsilon 1e-3.
-    return [nn.Conv1d(cin, cout, k, stride=stride, padding=pad), nn.BatchNorm1d(cout, eps=1e-3, momentum=0.01),
+    # bias=False as in lib/model/backbone.ts (useBias: false): BatchNorm's beta subsumes it.
+    return [nn.Conv1d(cin, cout, k, stride=stride, padding=pad, bias=False), nn.BatchNorm1d(cout, eps=1e-3, momentum=0.01),
             nn.ReLU(), nn.MaxPool1d(2)]
 
 
@@ -76,5 +78,5 @@ with torch.inference_mode():
     infer_wps = infer_batches * BATCH / (time.perf_counter() - t0)
 
 print(json.dumps({"torch": torch.__version__, "threads": threads, "interop": torch.get_num_interop_threads(),
-                  "mkldnn": torch.backends.mkldnn.is_available(), "n": n,
+                  "mkldnn": torch.backends.mkldnn.is_available(), "n": n, "batch": BATCH,
                   "results": {"train": train_wps, "infer": infer_wps}}))

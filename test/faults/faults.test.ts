@@ -77,7 +77,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Epochs checkpointed so far for a training hash-agnostic run: read from the state object in S3. */
+/** Epochs checkpointed by the training in progress (finished trainings delete their checkpoints). */
 async function checkpointedEpochs(): Promise<number> {
   const states = (await store.list('artifacts/checkpoints/')).filter((o) => o.key.endsWith('/state.json'));
   let max = 0;
@@ -88,14 +88,14 @@ async function checkpointedEpochs(): Promise<number> {
   return max;
 }
 
-const backboneSpec = (asset: string, epochs: number) =>
+const backboneSpec = (asset: string, epochs: number, seed = 7) =>
   tinySpec({
     assetId: asset,
     modelName: asset,
     prefixes: ['recordings/cwru-load1/', 'recordings/cwru-load2/'],
     labelAsset,
     window: { length: 256, hop: 512 },
-    training: { epochs, patience: epochs, learningRate: 0.003, batchSize: 32, seed: 7 },
+    training: { epochs, patience: epochs, learningRate: 0.003, batchSize: 32, seed },
   });
 
 async function start(client: Client, id: string, spec: ReturnType<typeof tinySpec>, force = false): Promise<WorkflowHandle> {
@@ -131,8 +131,10 @@ after(() => {
 void test('a) GPU worker killed with SIGKILL mid-training: the retry resumes from the last epoch', async () => {
   const epochs = 6;
   await withClient(async (client) => {
-    const baseline = await (await start(client, 'faults-baseline', backboneSpec('f-baseline', epochs))).result() as RetrainOutcome;
-    const handle = await start(client, 'faults-kill-gpu', backboneSpec('f-kill-gpu', epochs), true);
+    // Uninterrupted reference with another seed (the same seed would be served from the step cache).
+    const baseline = (await (await start(client, 'faults-baseline', backboneSpec('f-baseline', epochs, 8))).result()) as RetrainOutcome;
+    assert.equal(await checkpointedEpochs(), 0, 'a finished training leaves no checkpoint behind');
+    const handle = await start(client, 'faults-kill-gpu', backboneSpec('f-kill-gpu', epochs));
     const t0 = Date.now();
     const k = await until('epoch 2 checkpoint', async () => {
       const n = await checkpointedEpochs();
