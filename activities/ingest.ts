@@ -15,6 +15,8 @@ export interface IngestResult {
   manifestUri: string;
   objects: number;
   totalRows: number;
+  /** Invalid recordings left out (only with `limits.onInvalidRecording: skip`). */
+  skipped: { key: string; problem: string }[];
   reused: boolean;
 }
 
@@ -49,17 +51,34 @@ export function createIngestActivities(deps: StorageDeps) {
         const existing = opts.force ? null : await readManifest(deps.store, manifestKey, RawDatasetManifest);
         if (existing) {
           ctx.log.info('ingest: reusing dataset', { datasetHash: hash });
-          return { datasetHash: hash, manifestKey, manifestUri: s3Uri(deps.store.bucket, manifestKey), objects: existing.objects.length, totalRows: existing.totalRows, reused: true };
+          return {
+            datasetHash: hash,
+            manifestKey,
+            manifestUri: s3Uri(deps.store.bucket, manifestKey),
+            objects: existing.objects.length,
+            totalRows: existing.totalRows,
+            skipped: existing.skipped.map(({ key, problem }) => ({ key, problem })),
+            reused: true,
+          };
         }
 
         const objects: SourceObject[] = [];
+        const skipped: RawDatasetManifest['skipped'] = [];
         for (const [i, o] of listed.entries()) {
-          if (o.size > spec.limits.maxObjectBytes) {
-            throw new InvalidDatasetError(o.key, `object is ${o.size} bytes, above the configured limit of ${spec.limits.maxObjectBytes} bytes (limits.maxObjectBytes)`);
+          let rec;
+          try {
+            if (o.size > spec.limits.maxObjectBytes) {
+              throw new InvalidDatasetError(o.key, `object is ${o.size} bytes, above the configured limit of ${spec.limits.maxObjectBytes} bytes (limits.maxObjectBytes)`);
+            }
+            // If-Match pins the exact version we listed; a concurrent overwrite fails the read and is retried.
+            const { body } = await source.get(o.key, { ifMatch: o.etag });
+            rec = parseRecording(o.key, body, { channels, sampleRateHz: spec.sampleRateHz, maxNonFiniteFraction: spec.limits.maxNonFiniteFraction });
+          } catch (err) {
+            if (!(err instanceof InvalidDatasetError) || spec.limits.onInvalidRecording === 'fail') throw err;
+            ctx.log.warn('ingest: skipping invalid recording', { key: o.key, problem: err.message });
+            skipped.push({ key: o.key, etag: o.etag, problem: err.message });
+            continue;
           }
-          // If-Match pins the exact version we listed; a concurrent overwrite fails the read and is retried.
-          const { body } = await source.get(o.key, { ifMatch: o.etag });
-          const rec = parseRecording(o.key, body, { channels, sampleRateHz: spec.sampleRateHz, maxNonFiniteFraction: spec.limits.maxNonFiniteFraction });
           objects.push({
             key: o.key,
             etag: o.etag,
@@ -73,6 +92,9 @@ export function createIngestActivities(deps: StorageDeps) {
           });
           ctx.heartbeat({ step: 'ingest', done: i + 1, total: listed.length });
         }
+        if (objects.length === 0) {
+          throw new InvalidDatasetError(s3Uri(bucket, spec.source.prefixes.join(',')), `all ${listed.length} recordings are invalid (first: ${skipped[0]?.problem ?? 'none'})`);
+        }
         const manifest: RawDatasetManifest = {
           kind: 'raw-dataset',
           hash,
@@ -81,12 +103,21 @@ export function createIngestActivities(deps: StorageDeps) {
           channels,
           sampleRateHz: spec.sampleRateHz,
           objects,
+          skipped,
           totalRows: objects.reduce((n, o) => n + o.rows, 0),
           createdAt: new Date().toISOString(),
         };
         await putJson(deps.store, manifestKey, manifest);
         ctx.log.info('ingest: dataset recorded', { datasetHash: hash, objects: objects.length, rows: manifest.totalRows });
-        return { datasetHash: hash, manifestKey, manifestUri: s3Uri(deps.store.bucket, manifestKey), objects: objects.length, totalRows: manifest.totalRows, reused: false };
+        return {
+          datasetHash: hash,
+          manifestKey,
+          manifestUri: s3Uri(deps.store.bucket, manifestKey),
+          objects: objects.length,
+          totalRows: manifest.totalRows,
+          skipped: skipped.map(({ key, problem }) => ({ key, problem })),
+          reused: false,
+        };
       });
     },
   };

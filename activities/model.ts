@@ -49,8 +49,22 @@ export function createModelActivities(deps: ModelDeps) {
           version = card.version;
           expected = card.digest;
           uri = s3Uri(deps.store.bucket, versionPrefix(name, card.version));
+          // The card's input spec is the contract: sample rate, window length and channel count must match
+          // the windows preprocess produced (after the spec's resample / channelMap).
           if (card.input.sampleRateHz !== dataset.sampleRateHz) {
-            throw new PdmError('IncompatibleBackbone', `backbone ${ref} (version ${card.version}) expects ${card.input.sampleRateHz} Hz, the dataset is ${dataset.sampleRateHz} Hz`);
+            const from = dataset.source?.sampleRateHz ?? dataset.sampleRateHz;
+            throw new PdmError(
+              'IncompatibleBackbone',
+              `backbone ${ref} (version ${card.version}) expects ${card.input.sampleRateHz} Hz, the dataset is ${dataset.sampleRateHz} Hz` +
+                (from === dataset.sampleRateHz ? ` (add "resample: { toHz: ${card.input.sampleRateHz} }" to the spec)` : ''),
+            );
+          }
+          if (card.input.length !== dataset.inputShape.length || card.input.channels.length !== dataset.inputShape.channels) {
+            throw new PdmError(
+              'IncompatibleBackbone',
+              `backbone ${ref} (version ${card.version}) takes windows of ${card.input.length} samples x ${card.input.channels.length} channels (${card.input.channels.join(', ')}), ` +
+                `the dataset has ${dataset.inputShape.length} x ${dataset.inputShape.channels} (${dataset.channels.join(', ')}); set window.length and channelMap to match`,
+            );
           }
         } else {
           uri = ref;

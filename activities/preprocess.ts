@@ -10,6 +10,7 @@ import {
   WindowDatasetManifest,
   windowManifestKey,
 } from '../lib/dataset/manifests';
+import { adapterOf, adaptRecording, modelInput } from '../lib/data/input-adapter';
 import { InvalidLabelsError, labelFor, parseLabelTable, rangesForAsset } from '../lib/data/labels';
 import { SPLITS, Split } from '../lib/data/windowing';
 import { InvalidDatasetError, PdmError } from '../lib/errors';
@@ -48,12 +49,16 @@ export function createPreprocessActivities(deps: StorageDeps) {
           if (!info) throw new InvalidLabelsError(spec.labels.key, 'label table not found');
           labelsRef = { key: info.key, etag: info.etag };
         }
+        // Channel mapping and resampling to the model's input spec (identity unless the spec asks).
+        const adapter = { ...adapterOf(spec), sourceChannels: raw.channels, sourceRateHz: raw.sampleRateHz };
+        const input = modelInput(adapter);
         const version = stepHash('preprocess', {
           v: STEP_VERSIONS.preprocess,
           raw: rawDatasetHash,
           window: spec.window,
           split: spec.split,
           classes: spec.classes,
+          input: { channelMap: spec.channelMap ?? null, resampleToHz: spec.resample?.toHz ?? null },
           labels: spec.labels.kind === 'ranges' ? { ...labelsRef, assetId: spec.labels.assetId ?? spec.assetId } : spec.labels,
         });
         const manifestKey = windowManifestKey(version);
@@ -84,7 +89,8 @@ export function createPreprocessActivities(deps: StorageDeps) {
             }
             throw err;
           }
-          recordings.push(parseRecording(o.key, body, { channels: raw.channels, sampleRateHz: raw.sampleRateHz, maxNonFiniteFraction: spec.limits.maxNonFiniteFraction }));
+          const rec = parseRecording(o.key, body, { channels: raw.channels, sampleRateHz: raw.sampleRateHz, maxNonFiniteFraction: spec.limits.maxNonFiniteFraction });
+          recordings.push(adaptRecording(rec, adapter));
           ctx.heartbeat({ step: 'preprocess', read: i + 1, total: raw.objects.length });
         }
 
@@ -104,9 +110,10 @@ export function createPreprocessActivities(deps: StorageDeps) {
           rawDataset: rawDatasetHash,
           assetId: spec.assetId,
           bucket: deps.store.bucket,
-          inputShape: { length: spec.window.length, channels: raw.channels.length },
-          channels: raw.channels,
-          sampleRateHz: raw.sampleRateHz,
+          inputShape: { length: spec.window.length, channels: input.channels.length },
+          channels: input.channels,
+          sampleRateHz: input.sampleRateHz,
+          source: { channels: raw.channels, sampleRateHz: raw.sampleRateHz },
           window: spec.window,
           classes: spec.classes,
           normalization: built.normalization,

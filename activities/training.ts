@@ -5,7 +5,7 @@ import { STEP_VERSIONS } from '../lib/dataset/manifests';
 import { stepHash } from '../lib/hash';
 import { loadModelFrom, ModelDigest, modelLocationFromUri, saveModelToStore } from '../lib/model/model-io';
 import type { Tensor } from '../lib/model/tf-types';
-import { EpochRecord, inverseFrequencyWeights, Phase, runTraining, TrainProgress } from '../lib/model/train';
+import { EpochRecord, inverseFrequencyWeights, Phase, phasesFor, runTraining, TrainProgress } from '../lib/model/train';
 import { getJson, putJson, s3Uri } from '../lib/storage/blob-store';
 import { parsePipelineSpec, PipelineSpecInput } from '../lib/spec/pipeline-spec';
 import type { ModelDeps, StepOptions } from './deps';
@@ -86,12 +86,8 @@ export function createTrainingActivities(deps: ModelDeps) {
         const model = backbone
           ? withNewHead(tf, (await loadModelFrom(tf, modelLocationFromUri(backbone.uri, (b) => deps.storeFor(b)), backbone.digest)).model, classes.length, t.seed)
           : buildClassifier(tf, dataset.inputShape, classes.length, spec.architecture, t.seed);
-        const phases: Phase[] = backbone
-          ? [
-              { name: 'head', maxEpochs: t.headEpochs, learningRate: t.learningRate, backboneTrainable: false },
-              { name: 'full', maxEpochs: t.epochs, learningRate: t.unfreezeLearningRate, backboneTrainable: true },
-            ]
-          : [{ name: 'scratch', maxEpochs: t.epochs, learningRate: t.learningRate, backboneTrainable: true }];
+        // Fine-tuning strategy (two-phase, linear probe, full) from the spec; one phase from scratch.
+        const phases: Phase[] = phasesFor(t, backbone !== null);
 
         const stateKey = `artifacts/checkpoints/${trainingHash}/state.json`;
         const details = ctx.info.heartbeatDetails as TrainHeartbeat | undefined;
@@ -120,6 +116,9 @@ export function createTrainingActivities(deps: ModelDeps) {
           const progress = await runTraining(tf, model, data, phases, {
             batchSize: t.batchSize,
             patience: t.patience,
+            augment: t.augment,
+            minWindowsPerEpoch: t.minWindowsPerEpoch,
+            seed: t.seed,
             resume,
             onBatchEnd: (batch, batches) => {
               if (ctx.cancellationSignal.aborted) throw new CancelledFailure('fine-tune cancelled');

@@ -46,7 +46,7 @@ export async function followRun(handle: WorkflowHandle, log: (m: string) => void
   const started = Date.now();
   let lastLine = '';
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s`;
-  const poll = setInterval(() => {
+  const show = () => {
     void (async () => {
       try {
         const p = await handle.query<RetrainProgress>('progress');
@@ -65,7 +65,9 @@ export async function followRun(handle: WorkflowHandle, log: (m: string) => void
         /* the query can fail while the workflow task is being retried; the next poll will tell */
       }
     })();
-  }, 1500);
+  };
+  show();
+  const poll = setInterval(show, 1000);
   try {
     return (await handle.result()) as RetrainOutcome;
   } catch (err) {
@@ -87,6 +89,7 @@ export function formatOutcome(o: RetrainOutcome, namespace: string, workflowId: 
   const lines = [
     `asset ${o.assetId}, model ${o.modelName}, dataset version ${o.datasetVersion.slice(0, 16)}`,
     `  ingest: ${o.ingest.objects} recordings, ${o.ingest.totalRows} rows${o.ingest.reused ? ' (reused)' : ''}`,
+    ...(o.ingest.skipped ?? []).map((s) => `    skipped ${s.problem}`),
     `  preprocess: ${o.preprocess.counts.train} train / ${o.preprocess.counts.validation} validation / ${o.preprocess.counts.test} test windows${o.preprocess.reused ? ' (reused)' : ''}`,
   ];
   if (o.backbone) lines.push(`  backbone: ${o.backbone.ref} -> ${o.backbone.version ?? o.backbone.uri} (sha256 ${o.backbone.digest.weightsSha256.slice(0, 12)}… verified)`);

@@ -4,7 +4,7 @@ import { BlobStore, getJson } from '../storage/blob-store';
 import { formatZodError } from '../spec/pipeline-spec';
 
 /** Bump when a step's output format or semantics change, so cached outputs are not reused. */
-export const STEP_VERSIONS = { ingest: 1, preprocess: 1, train: 1, validate: 1 } as const;
+export const STEP_VERSIONS = { ingest: 1, preprocess: 2, train: 2, validate: 1 } as const;
 
 const SourceObject = z.object({
   key: z.string(),
@@ -27,6 +27,8 @@ export const RawDatasetManifest = z.object({
   channels: z.array(z.string()),
   sampleRateHz: z.number(),
   objects: z.array(SourceObject),
+  /** Invalid recordings left out under `limits.onInvalidRecording: skip`. */
+  skipped: z.array(z.object({ key: z.string(), etag: z.string(), problem: z.string() })).default([]),
   totalRows: z.number(),
   createdAt: z.string(),
 });
@@ -43,7 +45,10 @@ export const WindowDatasetManifest = z.object({
   bucket: z.string(),
   inputShape: z.object({ length: z.number(), channels: z.number() }),
   channels: z.array(z.string()),
+  /** The model's input rate (after any resampling) and channels (after channel mapping). */
   sampleRateHz: z.number(),
+  /** The recordings' own channels and rate, when preprocess mapped or resampled them. */
+  source: z.object({ channels: z.array(z.string()), sampleRateHz: z.number() }).optional(),
   window: z.object({ length: z.number(), hop: z.number() }),
   classes: z.array(z.string()),
   normalization: z.object({ mean: z.array(z.number()), std: z.array(z.number()) }),

@@ -56,6 +56,34 @@ export const TrainingSpec = z.object({
   /** Cap of training windows per class (few-label setting); 0 = all. Default 0. */
   maxTrainWindowsPerClass: z.number().int().min(0).default(0),
   seed: z.number().int().default(42),
+  /**
+   * How a backbone is fine-tuned (ignored when training from scratch):
+   *  - "two-phase": `headEpochs` on the frozen backbone at `learningRate`, then `epochs` with the top
+   *    `unfreezeBlocks` conv blocks (0 = all) trainable at `unfreezeLearningRate`;
+   *  - "linear-probe": `epochs` at `learningRate`, backbone frozen (only the new head learns);
+   *  - "full": `epochs` at `unfreezeLearningRate`, every layer trainable from the start.
+   * Default "two-phase".
+   */
+  strategy: z.enum(['two-phase', 'linear-probe', 'full']).default('two-phase'),
+  /** Conv blocks (counted from the top) unfrozen in the second phase of "two-phase"; 0 = all. Default 0. */
+  unfreezeBlocks: z.number().int().min(0).default(0),
+  /**
+   * Few-label training: an epoch repeats the (small) training set until it has seen at least this many
+   * windows, so that k-shot epochs are real optimisation steps (with augmentation every repeat is a new view).
+   * 0 = one pass. Default 512.
+   */
+  minWindowsPerEpoch: z.number().int().min(0).default(512),
+  /** Training-set augmentation, drawn afresh for every epoch from `seed` (never applied to validation/test). */
+  augment: z
+    .object({
+      /** Random circular shift of each window by up to this fraction of its length (0 = off). Default 0.5. */
+      shift: z.number().min(0).max(1).default(0.5),
+      /** Std of added gaussian noise, in units of the normalized signal (0 = off). Default 0.05. */
+      noiseStd: z.number().min(0).default(0.05),
+      /** Amplitude scaling by a factor drawn uniformly from [1 - scale, 1 + scale] per window (0 = off). Default 0.1. */
+      scale: z.number().min(0).max(1).default(0.1),
+    })
+    .default({ shift: 0.5, noiseStd: 0.05, scale: 0.1 }),
 });
 
 export const GateSpec = z.object({
@@ -155,7 +183,20 @@ export const PipelineSpecSchema = z
       prefixes: z.array(S3Prefix).min(1),
     }),
     channels: z.array(ChannelSpec).min(1),
+    /** Sample rate of the recordings (checked against every file at ingest). */
     sampleRateHz: z.number().positive(),
+    /**
+     * Resampling in preprocess to the model's rate (a backbone's input spec), e.g. 20000 -> 12000 Hz:
+     * rational polyphase resampling with a Kaiser-windowed sinc anti-alias low-pass (lib/data/resample.ts).
+     * Omitted: windows keep sampleRateHz.
+     */
+    resample: z.object({ toHz: z.number().positive() }).optional(),
+    /**
+     * Model input channels, each fed from a channel of `channels` by name, or "zero" for a zero-filled
+     * input, e.g. [accel, accel] feeds a one-accelerometer machine to a two-channel backbone.
+     * Omitted: the model inputs are `channels` in order.
+     */
+    channelMap: z.array(z.string().min(1)).min(1).optional(),
     window: z.object({
       length: z.number().int().min(16).max(65536),
       hop: z.number().int().positive(),
@@ -180,8 +221,13 @@ export const PipelineSpecSchema = z
         maxObjectBytes: z.number().int().positive().default(512 * 1024 * 1024),
         /** Fraction of non-finite samples tolerated per channel before a recording is rejected. Default 0. */
         maxNonFiniteFraction: z.number().min(0).max(1).default(0),
+        /**
+         * What ingest does with an invalid recording: "fail" the run (default), or "skip" it, list it
+         * in the dataset manifest and the run's result, and go on with the valid ones.
+         */
+        onInvalidRecording: z.enum(['fail', 'skip']).default('fail'),
       })
-      .default({ maxObjectBytes: 512 * 1024 * 1024, maxNonFiniteFraction: 0 }),
+      .default({ maxObjectBytes: 512 * 1024 * 1024, maxNonFiniteFraction: 0, onInvalidRecording: 'fail' }),
     /** Schedules, data-arrival and polling triggers of this asset (all optional, defaults documented above). */
     trigger: TriggerSpec,
   })
@@ -191,6 +237,14 @@ export const PipelineSpecSchema = z
     }
     if (new Set(spec.classes).size !== spec.classes.length) {
       ctx.addIssue({ code: 'custom', path: ['classes'], message: 'class names must be unique' });
+    }
+    for (const [i, from] of (spec.channelMap ?? []).entries()) {
+      if (from !== 'zero' && !spec.channels.some((c) => c.name === from)) {
+        ctx.addIssue({ code: 'custom', path: ['channelMap', i], message: `"${from}" is neither one of the channels nor "zero"` });
+      }
+    }
+    if (spec.channelMap && spec.channelMap.every((c) => c === 'zero')) {
+      ctx.addIssue({ code: 'custom', path: ['channelMap'], message: 'at least one model input must come from a recorded channel' });
     }
     if (spec.window.hop > spec.window.length * 4) {
       ctx.addIssue({ code: 'custom', path: ['window', 'hop'], message: 'hop larger than 4 window lengths wastes most of the data' });

@@ -98,7 +98,7 @@ void test('seed, pretrain, retrain, inspect and re-run through the CLI with work
   const target = specFile('it-load3', tinySpec({ assetId: 'it-load3', prefixes: ['recordings/it-load3/'], labelAsset, labels: { kind: 'ranges', key: 'labels/it.arrow', assetId: labelAsset }, backbone: 'registry:it-backbone@production' }));
   const first = pdmctl('retrain', 'it-load3', '--spec', target);
   assert.equal(first.code, 0, first.err + first.out);
-  assert.match(first.out, /step fineTune/, 'progress is shown while waiting');
+  assert.match(first.out, /^\s+\d+s\s+step (ingest|preprocess|loadBackbone|fineTune|validate|promote)/m, 'progress is shown while waiting');
   const version = /promotion: it-load3@production -> (v[0-9a-f]{16})/.exec(first.out)?.[1];
   assert.ok(version, first.out);
   assert.match(first.out, /Temporal UI: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\/retrain-it-load3-/);
