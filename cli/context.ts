@@ -6,6 +6,7 @@ import { parsePipelineSpecText, PipelineSpec } from '../lib/spec/pipeline-spec';
 import type { BlobStore } from '../lib/storage/blob-store';
 import { buildS3Client, buildStorageDeps, temporalConnectConfig } from '../workers/clients';
 import { loadWorkerEnv, REPO_ROOT } from '../workers/config';
+import { dataConverterFromEnv } from '../workers/payload-codec';
 
 /** A one-line error for the user; the CLI prints its message and exits 1, no stack trace. */
 export class UserError extends Error {}
@@ -41,7 +42,7 @@ export async function withTemporal<T>(fn: (client: Client, namespace: string) =>
     throw new UserError(`cannot reach Temporal at ${connectionOptions.address ?? 'localhost:7233'} (${(err as Error).message}); is the stack up? (pdmctl up)`);
   }
   try {
-    return await fn(new Client({ connection, namespace }), namespace);
+    return await fn(new Client({ connection, namespace, dataConverter: dataConverterFromEnv() }), namespace);
   } finally {
     await connection.close();
   }

@@ -6,6 +6,8 @@ import { ModelRegistry } from '../lib/registry/registry';
 import type { RetrainOutcome } from '../workflows/retrain';
 import { applyLocalStackEnv, loadSpec, UserError, withStore, withTemporal, workflowUrl } from './context';
 import { followRun, formatOutcome, PipelineKind, startPipeline } from './run';
+import { codecFromEnv } from '../workers/payload-codec';
+import { createCodecServer } from '../workers/codec-server';
 import { registerScheduleCommands } from './schedule';
 import { describeTrigger, formatDataArrivalState } from './trigger-info';
 import { DEFAULT_CWRU_DIR, itemsFromDir, simulatedItems, upload } from './seed';
@@ -160,6 +162,17 @@ export function buildProgram(): Command {
       log(`${model}@production -> ${doc.version} (was ${doc.previous})`);
     })));
   registerScheduleCommands(program, action);
+  program.command('codec-server').description('decrypts payloads for the Temporal UI (needs PDM_PAYLOAD_KEY)')
+    .option('--port <port>', 'port on 127.0.0.1', '8888')
+    .option('--origin <url>', 'the UI origin allowed to call it', `http://127.0.0.1:${loadStackConfig().PDM_TEMPORAL_UI_PORT}`)
+    .action(action(async (opts: { port: string; origin: string }) => {
+      const codec = codecFromEnv();
+      if (!codec) throw new UserError('codec-server: PDM_PAYLOAD_KEY is not set, so payloads are not encrypted');
+      const server = createCodecServer(codec, opts.origin);
+      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(Number(opts.port), '127.0.0.1', resolve));
+      log(`codec server on http://127.0.0.1:${opts.port} (allowing ${opts.origin}); set it in the Temporal UI under Settings > Codec Server`);
+      await new Promise(() => undefined);
+    }));
   program.command('demo').description('up + seed + pretrain + retrain the load-3 asset (what `npm start` runs)').action(action(demo));
   return program;
 }

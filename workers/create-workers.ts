@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import {
   createIngestActivities,
@@ -16,6 +17,8 @@ export interface WorkerOptions {
   namespace: string;
   deps: ModelDeps;
   taskQueue?: string;
+  /** Payload encryption (workers/payload-codec.ts); must match the clients'. */
+  dataConverter?: DataConverter;
 }
 
 /** Workflows plus the data, validation and registry activities. */
@@ -24,6 +27,7 @@ export function createCpuWorker(o: WorkerOptions): Promise<Worker> {
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue ?? CPU_TASK_QUEUE,
+    dataConverter: o.dataConverter,
     workflowsPath: require.resolve('../workflows'),
     activities: {
       ...createIngestActivities(o.deps),
@@ -44,6 +48,7 @@ export function createGpuWorker(o: WorkerOptions): Promise<Worker> {
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue ?? GPU_TASK_QUEUE,
+    dataConverter: o.dataConverter,
     activities: createTrainingActivities(o.deps),
     maxConcurrentActivityTaskExecutions: 1,
   });

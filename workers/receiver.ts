@@ -1,3 +1,4 @@
+import { dataConverterFromEnv } from './payload-codec';
 import { Client, Connection } from '@temporalio/client';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -27,7 +28,7 @@ async function main(): Promise<void> {
   const { connectionOptions, namespace } = temporalConnectConfig();
   // Connection.connect is lazy about failures later on: a Temporal outage surfaces per request as 503.
   const connection = await Connection.connect(connectionOptions);
-  const client = new Client({ connection, namespace });
+  const client = new Client({ connection, namespace, dataConverter: dataConverterFromEnv() });
   const server = createReceiverServer({ client, token: env.PDM_RECEIVER_TOKEN, defaultBucket: env.PDM_BUCKET, specs: () => loadSpecsDir(env.PDM_SPECS_DIR, log), log });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

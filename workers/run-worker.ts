@@ -3,6 +3,7 @@ import { formatTfBackend, loadTf } from '../lib/tf/backend';
 import { buildS3Client, buildStorageDeps, temporalConnectConfig } from './clients';
 import { codeVersion, loadWorkerEnv } from './config';
 import { createCpuWorker, createGpuWorker } from './create-workers';
+import { dataConverterFromEnv } from './payload-codec';
 
 /**
  * Process entry shared by the CPU and GPU workers: validate config, build clients, log the
@@ -19,8 +20,10 @@ export async function runWorker(kind: 'cpu-worker' | 'gpu-worker'): Promise<void
   const { connectionOptions, namespace } = temporalConnectConfig();
   const connection = await NativeConnection.connect(connectionOptions);
   const deps = { ...buildStorageDeps(s3, env.PDM_BUCKET), tf, codeVersion: codeVersion(env) };
-  const worker = kind === 'cpu-worker' ? await createCpuWorker({ connection, namespace, deps }) : await createGpuWorker({ connection, namespace, deps });
-  console.log(`${kind} ready: task queue ${worker.options.taskQueue}, namespace ${namespace}, bucket ${env.PDM_BUCKET}, code ${deps.codeVersion}`);
+  const dataConverter = dataConverterFromEnv();
+  const opts = { connection, namespace, deps, dataConverter };
+  const worker = kind === 'cpu-worker' ? await createCpuWorker(opts) : await createGpuWorker(opts);
+  console.log(`${kind} ready: task queue ${worker.options.taskQueue}, namespace ${namespace}, bucket ${env.PDM_BUCKET}, code ${deps.codeVersion}, payload encryption ${dataConverter ? 'on' : 'off'}`);
   try {
     await worker.run();
   } finally {

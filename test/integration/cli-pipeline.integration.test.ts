@@ -21,11 +21,15 @@ let s3: S3Client;
 let store: S3BlobStore;
 let env: NodeJS.ProcessEnv;
 const workers: ChildProcess[] = [];
+/** Everything the worker processes printed, scanned for secrets at the end. */
+let workerOutput = '';
+let cliOutput = '';
 const work = mkdtempSync(join(tmpdir(), 'pdm-it-'));
 let labelAsset = 'cwru-rig';
 
 function pdmctl(...args: string[]): { code: number; out: string; err: string } {
   const res = spawnSync(process.execPath, [PDMCTL, ...args], { env, encoding: 'utf8', timeout: 600_000 });
+  cliOutput += res.stdout + res.stderr;
   return { code: res.status ?? -1, out: res.stdout, err: res.stderr };
 }
 
@@ -36,6 +40,7 @@ function startWorker(kind: 'cpu-worker' | 'gpu-worker'): Promise<void> {
     let seen = '';
     const onData = (d: Buffer) => {
       seen += d.toString();
+      workerOutput += d.toString();
       if (seen.includes(`${kind} ready`)) resolve();
     };
     child.stdout.on('data', onData);
@@ -138,4 +143,13 @@ void test('bad input through the CLI: a non-Arrow file fails with its type and k
   assert.equal(res.code, 1);
   assert.match(res.err, /^pdmctl: run retrain-it-bad-\S+ failed \[InvalidDataset\]: recordings\/it-bad\/notes\.arrow: not Arrow IPC data/);
   assert.equal(await new ModelRegistry(store).getAlias('it-bad', 'production'), null);
+});
+
+void test('no credentials in worker logs or CLI output', () => {
+  assert.ok(workerOutput.includes('cpu-worker ready') && cliOutput.includes('promotion:'), 'the logs were captured');
+  for (const secret of [process.env.AWS_SECRET_ACCESS_KEY, process.env.AWS_ACCESS_KEY_ID]) {
+    assert.ok(secret && secret.length > 8);
+    assert.ok(!workerOutput.includes(secret), 'a credential appears in the worker logs');
+    assert.ok(!cliOutput.includes(secret), 'a credential appears in the CLI output');
+  }
 });
