@@ -1,7 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { Client, Connection, WorkflowHandle } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { loadStackConfig, startMinio, startTemporal, stopService } from '../../infra/stack';
@@ -152,6 +154,11 @@ void test('a) GPU worker killed with SIGKILL mid-training: the retry resumes fro
     // Tiny model, two different runs: same quality within a loose tolerance.
     assert.ok(Math.abs(out.validation.challenger.accuracy - baseline.validation.challenger.accuracy) <= 0.15);
     await assertSinglePromotion('f-kill-gpu', out, 'faults-kill-gpu');
+    if (process.env.PDM_RECORD_HISTORIES) {
+      // A retried fine-tune, for the replay tests (test/unit/replay.test.ts).
+      const history = await client.workflow.getHandle('faults-kill-gpu').fetchHistory();
+      writeFileSync(join(ROOT, 'test', 'histories', 'faults-kill-gpu.history.bin'), temporal.api.history.v1.History.encode(history).finish());
+    }
   });
 });
 
