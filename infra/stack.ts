@@ -232,14 +232,19 @@ export async function startMinio(cfg: StackConfig, log: (m: string) => void): Pr
   await ensureNotifications(cfg, cfg.PDM_BUCKET, log);
 }
 
-export async function ensureBucket(cfg: StackConfig): Promise<void> {
+/** An S3 client for this stack's MinIO with its root credentials (for set-up only). */
+function localS3Client(cfg: StackConfig): S3Client {
   const env = clientEnv(cfg);
-  const s3 = new S3Client({
+  return new S3Client({
     endpoint: env.AWS_ENDPOINT_URL_S3,
     region: env.AWS_REGION,
     forcePathStyle: true,
     credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
   });
+}
+
+export async function ensureBucket(cfg: StackConfig): Promise<void> {
+  const s3 = localS3Client(cfg);
   try {
     await s3.send(new CreateBucketCommand({ Bucket: cfg.PDM_BUCKET }));
   } catch (err) {
@@ -252,13 +257,7 @@ export async function ensureBucket(cfg: StackConfig): Promise<void> {
 
 /** Object-created events under recordings/ of `bucket` go to the webhook target (and so to the receiver). */
 export async function ensureNotifications(cfg: StackConfig, bucket: string, log: (m: string) => void = () => undefined): Promise<boolean> {
-  const env = clientEnv(cfg);
-  const s3 = new S3Client({
-    endpoint: env.AWS_ENDPOINT_URL_S3,
-    region: env.AWS_REGION,
-    forcePathStyle: true,
-    credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! },
-  });
+  const s3 = localS3Client(cfg);
   try {
     await configureBucketNotifications(s3, bucket);
     return true;

@@ -1,4 +1,4 @@
-import { defineQuery, proxyActivities, RetryPolicy, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, defineQuery, proxyActivities, RetryPolicy, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { PipelineSpecInput } from '../lib/spec/pipeline-spec';
 import { CPU_TASK_QUEUE, GPU_TASK_QUEUE, NON_RETRYABLE_TYPES, SA_ASSET_ID, SA_DATASET_VERSION, SA_MODEL_NAME, SA_PIPELINE_STEP } from './shared';
@@ -28,6 +28,8 @@ const gpu = proxyActivities<Activities>({
   taskQueue: GPU_TASK_QUEUE,
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '15 seconds',
+  // A cancelled run ends only once training has stopped and released its worker slot.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry,
 });
 

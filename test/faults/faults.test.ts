@@ -4,7 +4,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
-import { Client, Connection, WorkflowHandle } from '@temporalio/client';
+import { CancelledFailure, Client, Connection, WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { loadStackConfig, startMinio, startTemporal, stopService } from '../../infra/stack';
 import { loadTf } from '../../lib/tf/backend';
@@ -211,5 +211,27 @@ void test('d) CPU worker killed with SIGKILL during preprocess: retried, output 
     const total = Object.values(manifest.counts.train!).reduce((a, b) => a + b, 0);
     assert.equal(out.preprocess.counts.train, total);
     await assertSinglePromotion('f-kill-cpu', out, 'faults-kill-cpu');
+  });
+});
+
+void test('e) cancelling a run mid-training stops the training activity promptly and frees the GPU worker', async () => {
+  await withClient(async (client) => {
+    const handle = await start(client, 'faults-cancel', backboneSpec('f-cancel', 200, 11));
+    await until('epoch 1 checkpoint', async () => ((await checkpointedEpochs()) >= 1 ? true : undefined));
+    const t0 = Date.now();
+    await handle.cancel();
+    const err = await handle.result().then(
+      () => assert.fail('the run should have been cancelled'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure, String(err));
+    // The activity saw the cancellation at its next batch and stopped: no more checkpoints appear.
+    const settled = await checkpointedEpochs();
+    await sleep(3000);
+    assert.equal(await checkpointedEpochs(), settled, 'training went on after the cancellation');
+    log(`cancelled ${((Date.now() - t0) / 1000).toFixed(1)} s after the request, after ${settled} epoch(s)`);
+    // The single-slot GPU worker is free again: a new run trains right away.
+    const next = (await (await start(client, 'faults-after-cancel', backboneSpec('f-after-cancel', 1, 12))).result()) as RetrainOutcome;
+    assert.equal(next.training.epochs, 1);
   });
 });
