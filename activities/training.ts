@@ -119,6 +119,7 @@ export function createTrainingActivities(deps: ModelDeps) {
             augment: t.augment,
             minWindowsPerEpoch: t.minWindowsPerEpoch,
             seed: t.seed,
+            adaptBatchNorm: backbone !== null && t.adaptBatchNorm,
             resume,
             onBatchEnd: (batch, batches) => {
               if (ctx.cancellationSignal.aborted) throw new CancelledFailure('fine-tune cancelled');

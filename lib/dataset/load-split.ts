@@ -3,6 +3,7 @@ import { applyNormalization, Normalization } from '../data/normalization';
 import type { Split } from '../data/windowing';
 import type { BlobStore } from '../storage/blob-store';
 import type { WindowDatasetManifest } from './manifests';
+import { seededRandom } from '../random';
 
 /** Reads every shard of one split into a single batch (raw, unnormalized values). */
 export async function loadSplit(store: BlobStore, manifest: WindowDatasetManifest, split: Split): Promise<WindowBatch> {
@@ -18,17 +19,7 @@ export function normalizedWindows(batch: WindowBatch, norm: Normalization): Floa
   return x;
 }
 
-/** Deterministic PRNG (mulberry32) so that few-label subsets are reproducible from the spec's seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../random';
 
 /** Keeps at most `perClass` windows of each class, chosen at random with `seed`; 0 keeps all. */
 export function capPerClass(batch: WindowBatch, perClass: number, seed: number): WindowBatch {

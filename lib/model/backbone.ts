@@ -1,5 +1,5 @@
 import type { ArchitectureConfig } from '../spec/pipeline-spec';
-import type { LayersModel, Tf } from './tf-types';
+import type { LayersModel, Tensor, Tf } from './tf-types';
 
 /** Name of the layer whose output is the backbone's feature vector; heads attach here. */
 export const FEATURE_LAYER = 'features';
@@ -56,14 +56,72 @@ export function withNewHead(tf: Tf, backbone: LayersModel, numClasses: number, s
   return tf.model({ inputs: backbone.inputs, outputs: out, name: 'pdm_finetuned' });
 }
 
-/** Freezes (or unfreezes) every layer but the head. The model must be recompiled afterwards. */
-export function setBackboneTrainable(model: LayersModel, trainable: boolean): void {
+/** Number of conv blocks (layers named block<i>_*) of a model built by buildClassifier. */
+export function blockCount(model: LayersModel): number {
+  let n = 0;
   for (const layer of model.layers) {
-    if (layer.name !== HEAD_LAYER) layer.trainable = trainable;
+    const m = /^block(\d+)_/.exec(layer.name);
+    if (m) n = Math.max(n, Number(m[1]));
+  }
+  return n;
+}
+
+/**
+ * Freezes (or unfreezes) every layer but the head. With `topBlocks` > 0 and trainable, only the top
+ * `topBlocks` conv blocks become trainable and the lower ones stay frozen. Recompile afterwards.
+ */
+export function setBackboneTrainable(model: LayersModel, trainable: boolean, topBlocks = 0): void {
+  const blocks = blockCount(model);
+  for (const layer of model.layers) {
+    if (layer.name === HEAD_LAYER) continue;
+    const m = /^block(\d+)_/.exec(layer.name);
+    const inTop = topBlocks <= 0 || (m !== null && Number(m[1]) > blocks - topBlocks);
+    layer.trainable = trainable && inTop;
   }
 }
 
 export function inputShapeOf(model: LayersModel): InputShape {
   const shape = model.inputs[0]!.shape;
   return { length: shape[1] as number, channels: shape[2] as number };
+}
+
+/**
+ * Re-estimates every BatchNormalization layer's moving mean/variance on `x` (the target's training windows),
+ * layer by layer from the input up, so inference-mode statistics describe the target domain instead of the
+ * pretraining data (AdaBN). Weights are untouched. tfjs-layers updates moving statistics with momentum 0.99
+ * per training step, so without this a few-label fine-tune (a handful of steps per epoch) validates and tests
+ * for many epochs with statistics that are still mostly the source domain's.
+ */
+export function reestimateBatchNorm(tf: Tf, model: LayersModel, x: Tensor, chunk = 256): void {
+  const n = x.shape[0];
+  for (const layer of model.layers) {
+    if (layer.getClassName() !== 'BatchNormalization') continue;
+    const probe = tf.model({ inputs: model.inputs, outputs: layer.input });
+    let sum: Tensor | null = null;
+    let sumSq: Tensor | null = null;
+    let count = 0;
+    const accumulate = (acc: Tensor | null, v: Tensor): Tensor => {
+      if (!acc) return v;
+      const next = tf.add(acc, v);
+      tf.dispose([acc, v]);
+      return next;
+    };
+    for (let s = 0; s < n; s += chunk) {
+      const e = Math.min(n, s + chunk);
+      const act: Tensor = tf.tidy(() => probe.predict(tf.slice(x, [s, 0, 0], [e - s, -1, -1])) as Tensor);
+      const axes = [...Array(act.rank - 1).keys()];
+      sum = accumulate(sum, tf.sum(act, axes));
+      sumSq = accumulate(sumSq, tf.tidy(() => tf.sum(tf.square(act), axes)));
+      count += act.size / act.shape[act.rank - 1]!;
+      act.dispose();
+    }
+    if (!sum || !sumSq) return;
+    const [gamma, beta] = layer.getWeights();
+    const total = count;
+    const mean = tf.div(sum, total);
+    const sq = sumSq;
+    const variance = tf.tidy(() => tf.relu(tf.sub(tf.div(sq, total), tf.square(mean))));
+    layer.setWeights([gamma!, beta!, mean, variance]);
+    tf.dispose([sum, sumSq, mean, variance]);
+  }
 }

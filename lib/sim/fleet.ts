@@ -9,6 +9,7 @@ import {
   Utf8,
   vectorFromArray,
 } from 'apache-arrow';
+import { seededRandom } from '../random';
 
 /**
  * Simulated bearing fleet: a stand-in for the CWRU 12 kHz drive-end set when the real data is not
@@ -100,20 +101,7 @@ const DECAY_SPAN = 8;
 const NS_PER_S = 1e9;
 const MS_PER_MIN = 60_000;
 
-// ---------------------------------------------------------------------------------------------------
-// PRNG: mulberry32 is tiny and fully specified, so bytes are identical across Node versions and
-// platforms (Math.random is neither seedable nor stable).
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// PRNG: lib/random.ts (mulberry32), seedable and stable across platforms, unlike Math.random.
 
 /** Box-Muller over a uniform source, caching the second variate of each pair. */
 function gaussian(uniform: () => number): () => number {
@@ -192,7 +180,7 @@ function simulateSignals(
   rate: number,
   seed: number,
 ): { de: Float32Array; fe: Float32Array } {
-  const uniform = mulberry32(seed);
+  const uniform = seededRandom(seed);
   const gauss = gaussian(uniform);
   const fr = SIM_RPM_BY_LOAD[load]! / 60;
   const de = new Float64Array(rows);
