@@ -19,7 +19,6 @@ export function normalizedWindows(batch: WindowBatch, norm: Normalization): Floa
   return x;
 }
 
-export { seededRandom } from '../random';
 
 /** Keeps at most `perClass` windows of each class, chosen at random with `seed`; 0 keeps all. */
 export function capPerClass(batch: WindowBatch, perClass: number, seed: number): WindowBatch {

@@ -1,4 +1,4 @@
-import { seededRandom } from '../dataset/load-split';
+import { seededRandom } from '../random';
 import type { TrainingConfig } from '../spec/pipeline-spec';
 import { reestimateBatchNorm, setBackboneTrainable } from './backbone';
 import { decodeTensorBundle, encodeTensorBundle } from './tensor-bundle';

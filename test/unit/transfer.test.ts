@@ -7,7 +7,7 @@ import { parseRecording } from '../../lib/arrow/recording';
 import { adapterOf, adaptRecording, modelInput } from '../../lib/data/input-adapter';
 import { lowPassFir, resampledLength, resamplePoly, resampleRatio } from '../../lib/data/resample';
 import { buildWindows } from '../../lib/dataset/build-windows';
-import { seededRandom } from '../../lib/dataset/load-split';
+import { seededRandom } from '../../lib/random';
 import { blockCount, buildClassifier, HEAD_LAYER, reestimateBatchNorm, setBackboneTrainable } from '../../lib/model/backbone';
 import { augmentWindows, phasesFor } from '../../lib/model/train';
 import { parsePipelineSpec, parsePipelineSpecText, TrainingSpec } from '../../lib/spec/pipeline-spec';
